@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The I/O path: blk-mq hands each request to loop_queue_rq(), which passes
+ * it to one of the device's worker threads and returns at once, so the
+ * submitter never waits for backing file I/O.  The worker maps the request
+ * onto the backing file and moves the data:
+ *
+ *  - buffered: synchronously, one read_iter/write_iter call per bio;
+ *  - direct I/O: asynchronously, one kiocb for the whole request, completed
+ *    from the backing file system's completion context.
+ *
+ * Flushes become fsync, FUA writes a ranged datasync, discard and
+ * write-zeroes become fallocate on the backing file.
+ *
+ * Nothing here takes lo->lock.  The binding fields the path reads (backing,
+ * offset, use_dio, workers) change only while the queue is frozen, i.e.
+ * while no request is between loop_queue_rq() and its completion.
+ */
+#include <linux/falloc.h>
+#include <linux/highmem.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+
+#include "loop.h"
+
+/* Build an iterator over the data of one bio, in place. */
+static void loop_iter_from_bio(struct iov_iter *iter, struct bio *bio,
+			       unsigned int dir)
+{
+	struct bvec_iter bi;
+	struct bio_vec bv;
+	unsigned int nr = 0;
+
+	bio_for_each_bvec(bv, bio, bi)
+		nr++;
+	iov_iter_bvec(iter, dir, __bvec_iter_bvec(bio->bi_io_vec, bio->bi_iter),
+		      nr, bio->bi_iter.bi_size);
+	iter->iov_offset = bio->bi_iter.bi_bvec_done;
+}
+
+static ssize_t loop_call_iter(struct file *file, struct kiocb *iocb,
+			      struct iov_iter *iter, bool write)
+{
+	ssize_t ret;
+
+	if (!write)
+		return file->f_op->read_iter(iocb, iter);
+	file_start_write(file);
+	ret = file->f_op->write_iter(iocb, iter);
+	file_end_write(file);
+	return ret;
+}
+
+/*
+ * Move a request's data synchronously, bio by bio.  Returns the bytes
+ * moved (short at the end of the backing file) or -errno.
+ */
+static long loop_rw_sync(struct loop_device *lo, struct request *rq,
+			 loff_t pos, bool write)
+{
+	struct file *file = lo->backing;
+	long done = 0;
+	struct bio *bio;
+
+	__rq_for_each_bio(bio, rq) {
+		unsigned int len = bio->bi_iter.bi_size;
+		struct iov_iter iter;
+		struct kiocb kiocb;
+		ssize_t ret;
+
+		init_sync_kiocb(&kiocb, file);
+		kiocb.ki_pos = pos + done;
+		if (lo->use_dio)
+			kiocb.ki_flags |= IOCB_DIRECT;
+		loop_iter_from_bio(&iter, bio, write ? ITER_SOURCE : ITER_DEST);
+
+		ret = loop_call_iter(file, &kiocb, &iter, write);
+		if (ret < 0)
+			return ret;
+		done += ret;
+		if (ret < len)
+			break;
+	}
+
+	if (write && (rq->cmd_flags & REQ_FUA) && done) {
+		int err = vfs_fsync_range(file, pos, pos + done - 1, 1);
+
+		if (err)
+			return err;
+	}
+	return done;
+}
+
+static void loop_cmd_done(struct loop_cmd *cmd, long ret)
+{
+	struct request *rq = blk_mq_rq_from_pdu(cmd);
+
+	cmd->ret = ret;
+	if (likely(!blk_should_fake_timeout(rq->q)))
+		blk_mq_complete_request(rq);
+}
+
+static void loop_aio_complete(struct kiocb *iocb, long ret)
+{
+	loop_cmd_done(container_of(iocb, struct loop_cmd, iocb), ret);
+}
+
+/*
+ * Start direct I/O for a whole request.  Returns -EIOCBQUEUED when the
+ * completion will come through loop_aio_complete(), else the result.
+ */
+static long loop_rw_async(struct loop_device *lo, struct loop_cmd *cmd,
+			  struct request *rq, loff_t pos, bool write)
+{
+	unsigned int dir = write ? ITER_SOURCE : ITER_DEST;
+	struct iov_iter iter;
+	struct kiocb *iocb = &cmd->iocb;
+
+	if (rq->bio == rq->biotail) {
+		/* One bio: its own vector table serves as the iterator. */
+		loop_iter_from_bio(&iter, rq->bio, dir);
+	} else {
+		struct req_iterator ri;
+		struct bio_vec bv, *table;
+		unsigned int nr = 0;
+
+		rq_for_each_bvec(bv, rq, ri)
+			nr++;
+		table = kmalloc_array(nr, sizeof(*table), GFP_NOIO);
+		if (!table)	/* No memory: fall back to bio by bio. */
+			return loop_rw_sync(lo, rq, pos, write);
+		nr = 0;
+		rq_for_each_bvec(bv, rq, ri)
+			table[nr++] = bv;
+		cmd->bvec = table;
+		iov_iter_bvec(&iter, dir, table, nr, blk_rq_bytes(rq));
+	}
+
+	iocb->ki_pos = pos;
+	iocb->ki_filp = lo->backing;
+	iocb->ki_complete = loop_aio_complete;
+	iocb->ki_flags = IOCB_DIRECT;
+	if (write && (rq->cmd_flags & REQ_FUA))
+		iocb->ki_flags |= IOCB_DSYNC;
+	iocb->ki_ioprio = req_get_ioprio(rq);
+
+	return loop_call_iter(lo->backing, iocb, &iter, write);
+}
+
+static long loop_fallocate(struct loop_device *lo, struct request *rq,
+			   loff_t pos, int mode)
+{
+	int err;
+
+	err = vfs_fallocate(lo->backing, mode | FALLOC_FL_KEEP_SIZE, pos,
+			    blk_rq_bytes(rq));
+	/* A file system that cannot do it says so in more than one way. */
+	if (err == -EINVAL || err == -ENODEV)
+		err = -EOPNOTSUPP;
+	return err;
+}
+
+static long loop_execute(struct loop_device *lo, struct loop_cmd *cmd,
+			 struct request *rq)
+{
+	loff_t pos = ((loff_t)blk_rq_pos(rq) << SECTOR_SHIFT) + lo->offset;
+
+	switch (req_op(rq)) {
+	case REQ_OP_READ:
+	case REQ_OP_WRITE: {
+		bool write = req_op(rq) == REQ_OP_WRITE;
+
+		if (lo->use_dio)
+			return loop_rw_async(lo, cmd, rq, pos, write);
+		return loop_rw_sync(lo, rq, pos, write);
+	}
+	case REQ_OP_FLUSH:
+		return vfs_fsync(lo->backing, 0);
+	case REQ_OP_DISCARD:
+		return loop_fallocate(lo, rq, pos, FALLOC_FL_PUNCH_HOLE);
+	case REQ_OP_WRITE_ZEROES:
+		return loop_fallocate(lo, rq, pos,
+				      (rq->cmd_flags & REQ_NOUNMAP) ?
+				      FALLOC_FL_ZERO_RANGE : FALLOC_FL_PUNCH_HOLE);
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+static void loop_work_fn(struct kthread_work *work)
+{
+	struct loop_cmd *cmd = container_of(work, struct loop_cmd, work);
+	struct request *rq = blk_mq_rq_from_pdu(cmd);
+	unsigned int noio;
+	long ret;
+
+	/*
+	 * We write pages that reclaim may be waiting on: allocations here
+	 * must not recurse into I/O, and dirty throttling must look at the
+	 * backing device only, or the device could wait on itself.
+	 */
+	current->flags |= PF_LOCAL_THROTTLE;
+	noio = memalloc_noio_save();
+	ret = loop_execute(rq->q->queuedata, cmd, rq);
+	memalloc_noio_restore(noio);
+
+	if (ret != -EIOCBQUEUED)
+		loop_cmd_done(cmd, ret);
+}
+
+/* A read that met the end of the backing file returns zeroes beyond it. */
+static void loop_zero_tail(struct request *rq, unsigned int done)
+{
+	struct req_iterator ri;
+	struct bio_vec bv;
+	unsigned int at = 0;
+
+	rq_for_each_segment(bv, rq, ri) {
+		unsigned int skip = done > at ? min(done - at, bv.bv_len) : 0;
+
+		if (skip < bv.bv_len)
+			memzero_page(bv.bv_page, bv.bv_offset + skip,
+				     bv.bv_len - skip);
+		at += bv.bv_len;
+	}
+}
+
+static void loop_complete_rq(struct request *rq)
+{
+	struct loop_cmd *cmd = blk_mq_rq_to_pdu(rq);
+	blk_status_t status = BLK_STS_OK;
+	long ret = cmd->ret;
+
+	kfree(cmd->bvec);
+	cmd->bvec = NULL;
+
+	if (ret < 0) {
+		status = errno_to_blk_status(ret);
+	} else if ((req_op(rq) == REQ_OP_READ || req_op(rq) == REQ_OP_WRITE) &&
+		   ret < blk_rq_bytes(rq)) {
+		if (req_op(rq) == REQ_OP_READ)
+			loop_zero_tail(rq, ret);
+		else
+			status = BLK_STS_IOERR;	/* the backing file is full */
+	}
+	blk_mq_end_request(rq, status);
+}
+
+static blk_status_t loop_queue_rq(struct blk_mq_hw_ctx *hctx,
+				  const struct blk_mq_queue_data *bd)
+{
+	struct request *rq = bd->rq;
+	struct loop_cmd *cmd = blk_mq_rq_to_pdu(rq);
+	struct loop_device *lo = rq->q->queuedata;
+	struct loop_worker *workers = READ_ONCE(lo->workers);
+	unsigned int n;
+
+	blk_mq_start_request(rq);
+	if (unlikely(!workers))
+		return BLK_STS_IOERR;
+
+	cmd->bvec = NULL;
+	n = lo->nr_workers > 1 ?
+		(unsigned int)atomic_inc_return(&lo->next_worker) % lo->nr_workers : 0;
+	kthread_queue_work(workers[n].kworker, &cmd->work);
+	return BLK_STS_OK;
+}
+
+static int loop_init_request(struct blk_mq_tag_set *set, struct request *rq,
+			     unsigned int hctx_idx, unsigned int numa_node)
+{
+	struct loop_cmd *cmd = blk_mq_rq_to_pdu(rq);
+
+	kthread_init_work(&cmd->work, loop_work_fn);
+	return 0;
+}
+
+const struct blk_mq_ops loop_mq_ops = {
+	.queue_rq	= loop_queue_rq,
+	.complete	= loop_complete_rq,
+	.init_request	= loop_init_request,
+};
+
+/* Called at bind, before the first request can arrive. */
+int loop_start_workers(struct loop_device *lo)
+{
+	unsigned int i, n = loop_nr_workers;
+	struct loop_worker *workers;
+
+	workers = kcalloc(n, sizeof(*workers), GFP_KERNEL);
+	if (!workers)
+		return -ENOMEM;
+
+	for (i = 0; i < n; i++) {
+		struct kthread_worker *kw;
+
+		kw = kthread_create_worker(0, "loop%d-%u", lo->number, i);
+		if (IS_ERR(kw)) {
+			while (i--)
+				kthread_destroy_worker(workers[i].kworker);
+			kfree(workers);
+			return PTR_ERR(kw);
+		}
+		workers[i].kworker = kw;
+	}
+	lo->nr_workers = n;
+	atomic_set(&lo->next_worker, 0);
+	WRITE_ONCE(lo->workers, workers);
+	return 0;
+}
+
+/* Called at unbind with the queue frozen: no request is in flight. */
+void loop_stop_workers(struct loop_device *lo)
+{
+	struct loop_worker *workers = lo->workers;
+	unsigned int i;
+
+	if (!workers)
+		return;
+	WRITE_ONCE(lo->workers, NULL);
+	for (i = 0; i < lo->nr_workers; i++)
+		kthread_destroy_worker(workers[i].kworker);
+	kfree(workers);
+	lo->nr_workers = 0;
+}
+
+/*
+ * Direct I/O needs a file that supports it, and every request must be
+ * aligned to the backing device's logical blocks: our block size must be
+ * at least theirs, and the offset a multiple of it.
+ */
+bool loop_can_direct_io(struct file *file, loff_t offset,
+			unsigned int block_size)
+{
+	struct inode *inode = file->f_mapping->host;
+	struct block_device *under;
+	unsigned int need = SECTOR_SIZE;
+
+	if (!(file->f_mode & FMODE_CAN_ODIRECT))
+		return false;
+	under = S_ISBLK(inode->i_mode) ? I_BDEV(inode) : inode->i_sb->s_bdev;
+	if (under)
+		need = bdev_logical_block_size(under);
+	return block_size >= need && IS_ALIGNED(offset, need);
+}

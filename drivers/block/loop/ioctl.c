@@ -1,0 +1,904 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The control plane of a device: binding a backing file to it, changing
+ * and reporting its status, and the other per-device ioctls.
+ *
+ * Locking: lo->lock is held while a device's configuration is read or
+ * changed.  loop_bind_lock serialises the operations that attach a file,
+ * so that two devices can never be bound onto each other at the same time;
+ * it is taken before any lo->lock.  Partition rescans take the disk's
+ * open_mutex and therefore run after lo->lock is dropped: ->release is
+ * called with open_mutex held and takes lo->lock.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/compat.h>
+#include <linux/file.h>
+#include <linux/module.h>
+#include <linux/namei.h>
+#include <linux/pagemap.h>
+#include <linux/uaccess.h>
+
+#include "loop.h"
+
+static DEFINE_MUTEX(loop_bind_lock);
+
+/* Is @file a block device of this driver? */
+static struct loop_device *loop_behind_file(struct file *file)
+{
+	struct inode *inode = file->f_mapping->host;
+	struct gendisk *disk;
+
+	if (!S_ISBLK(inode->i_mode))
+		return NULL;
+	disk = I_BDEV(inode)->bd_disk;
+	return disk->fops == &loop_fops ? loop_from_disk(disk) : NULL;
+}
+
+/*
+ * A backing file must be a regular file or a block device, and must not
+ * lead back to @lo through a chain of loop devices.  Called under
+ * loop_bind_lock, which keeps any device from being bound meanwhile; the
+ * devices along the chain are locked one at a time.
+ */
+static int loop_check_backing(struct loop_device *lo, struct file *file)
+{
+	struct inode *inode = file->f_mapping->host;
+	struct loop_device *next;
+	struct file *f;
+	int err = 0;
+
+	lockdep_assert_held(&loop_bind_lock);
+	if (!S_ISREG(inode->i_mode) && !S_ISBLK(inode->i_mode))
+		return -EINVAL;
+	if (!file->f_op->read_iter)
+		return -EINVAL;
+
+	f = get_file(file);
+	while ((next = loop_behind_file(f))) {
+		struct file *below = NULL;
+
+		if (next == lo) {
+			err = -EBADF;
+			break;
+		}
+		mutex_lock_nested(&next->lock, SINGLE_DEPTH_NESTING);
+		if (next->state == LOOP_BOUND)
+			below = get_file(next->backing);
+		mutex_unlock(&next->lock);
+		if (!below) {
+			err = -EINVAL;
+			break;
+		}
+		fput(f);
+		f = below;
+	}
+	fput(f);
+	return err;
+}
+
+/* Checks shared by every ioctl that takes a struct loop_info64. */
+static int loop_check_info(const struct loop_info64 *info)
+{
+	if (info->lo_encrypt_key_size > LO_KEY_SIZE)
+		return -EINVAL;
+	if (info->lo_encrypt_type != LO_CRYPT_NONE)
+		return -EINVAL;
+	if (info->lo_offset > LLONG_MAX || info->lo_sizelimit > LLONG_MAX)
+		return -EOVERFLOW;
+	return 0;
+}
+
+/* The device size in sectors, rounded down to whole logical blocks. */
+static sector_t loop_size(struct loop_device *lo, struct file *file)
+{
+	loff_t size = i_size_read(file->f_mapping->host) - lo->offset;
+	unsigned int bs = queue_logical_block_size(lo->disk->queue);
+
+	if (size < 0)
+		return 0;
+	if (lo->sizelimit && lo->sizelimit < size)
+		size = lo->sizelimit;
+	return round_down(size, bs) >> SECTOR_SHIFT;
+}
+
+static void loop_set_block_limits(struct loop_device *lo, unsigned int bs)
+{
+	struct request_queue *q = lo->disk->queue;
+
+	blk_queue_logical_block_size(q, bs);
+	blk_queue_physical_block_size(q, bs);
+	blk_queue_io_min(q, bs);
+}
+
+/* What the backing file lives on, if it is a block device at all. */
+static struct block_device *loop_backing_bdev(struct file *file)
+{
+	struct inode *inode = file->f_mapping->host;
+
+	return S_ISBLK(inode->i_mode) ? I_BDEV(inode) : inode->i_sb->s_bdev;
+}
+
+/*
+ * Discard and write-zeroes: a regular file does them with fallocate, a
+ * block device passes them down.  A read-only device does neither.
+ */
+static void loop_set_discard_limits(struct loop_device *lo, struct file *file)
+{
+	struct request_queue *q = lo->disk->queue;
+	struct inode *inode = file->f_mapping->host;
+	unsigned int discard = 0, zeroes = 0, granularity = 0;
+
+	if (lo->flags & LO_FLAGS_READ_ONLY) {
+		/* nothing */
+	} else if (S_ISBLK(inode->i_mode)) {
+		struct block_device *bdev = I_BDEV(inode);
+
+		discard = bdev_max_discard_sectors(bdev);
+		zeroes = bdev_write_zeroes_sectors(bdev);
+		granularity = bdev_discard_granularity(bdev);
+	} else if (file->f_op->fallocate) {
+		discard = UINT_MAX >> SECTOR_SHIFT;
+		zeroes = discard;
+		granularity = inode->i_sb->s_blocksize;
+	}
+	q->limits.discard_granularity = granularity;
+	blk_queue_max_discard_sectors(q, discard);
+	blk_queue_max_write_zeroes_sectors(q, zeroes);
+}
+
+static void loop_set_rotational(struct loop_device *lo, struct file *file)
+{
+	struct block_device *under = loop_backing_bdev(file);
+
+	if (under && bdev_nonrot(under))
+		blk_queue_flag_set(QUEUE_FLAG_NONROT, lo->disk->queue);
+	else
+		blk_queue_flag_clear(QUEUE_FLAG_NONROT, lo->disk->queue);
+}
+
+/*
+ * Decide whether direct I/O is in effect after a change of file, offset or
+ * block size.  Returns true when the caller asked for it and it is
+ * possible.  Caller holds lo->lock and has frozen the queue if bound.
+ */
+static bool loop_update_dio(struct loop_device *lo, bool want)
+{
+	unsigned int bs = queue_logical_block_size(lo->disk->queue);
+	bool dio = want && loop_can_direct_io(lo->backing, lo->offset, bs);
+
+	/* Direct reads must not miss what is still dirty in the cache. */
+	if (dio && !lo->use_dio)
+		vfs_fsync(lo->backing, 0);
+	lo->use_dio = dio;
+	if (dio)
+		lo->flags |= LO_FLAGS_DIRECT_IO;
+	else
+		lo->flags &= ~LO_FLAGS_DIRECT_IO;
+	return dio;
+}
+
+static void loop_rescan_partitions(struct loop_device *lo)
+{
+	int err;
+
+	mutex_lock(&lo->disk->open_mutex);
+	err = bdev_disk_changed(lo->disk, false);
+	mutex_unlock(&lo->disk->open_mutex);
+	if (err)
+		pr_warn("%s: partition scan failed: %d\n",
+			lo->disk->disk_name, err);
+}
+
+/* Attach @file; lo->lock held, device unbound, configuration checked. */
+static int loop_attach(struct loop_device *lo, struct file *file,
+		       unsigned int block_size)
+{
+	struct address_space *mapping = file->f_mapping;
+	struct gendisk *disk = lo->disk;
+	int err;
+
+	err = loop_start_workers(lo);
+	if (err)
+		return err;
+
+	/* One change uevent when all is done, not one per step. */
+	dev_set_uevent_suppress(disk_to_dev(disk), 1);
+	disk_force_media_change(disk, DISK_EVENT_MEDIA_CHANGE);
+	set_disk_ro(disk, lo->flags & LO_FLAGS_READ_ONLY);
+
+	lo->backing = file;
+	/* Reclaim on the backing file must not recurse into this device. */
+	lo->saved_gfp_mask = mapping_gfp_mask(mapping);
+	mapping_set_gfp_mask(mapping,
+			     lo->saved_gfp_mask & ~(__GFP_IO | __GFP_FS));
+
+	loop_set_block_limits(lo, block_size);
+	if (!(lo->flags & LO_FLAGS_READ_ONLY) && file->f_op->fsync)
+		blk_queue_write_cache(disk->queue, true, true);
+	loop_set_discard_limits(lo, file);
+	loop_set_rotational(lo, file);
+	loop_update_dio(lo, lo->flags & LO_FLAGS_DIRECT_IO);
+
+	err = loop_sysfs_add(lo);
+	if (err)
+		goto out_undo;
+
+	set_capacity(disk, loop_size(lo, file));
+	if (loop_part_shift)
+		lo->flags |= LO_FLAGS_PARTSCAN;
+	if (lo->flags & LO_FLAGS_PARTSCAN)
+		clear_bit(GD_SUPPRESS_PART_SCAN, &disk->state);
+
+	/* The binding holds the module: rmmod waits for the unbind. */
+	__module_get(THIS_MODULE);
+	lo->state = LOOP_BOUND;
+	dev_set_uevent_suppress(disk_to_dev(disk), 0);
+	kobject_uevent(&disk_to_dev(disk)->kobj, KOBJ_CHANGE);
+	return 0;
+
+out_undo:
+	blk_queue_write_cache(disk->queue, false, false);
+	mapping_set_gfp_mask(mapping, lo->saved_gfp_mask);
+	lo->backing = NULL;
+	lo->use_dio = false;
+	set_disk_ro(disk, false);
+	dev_set_uevent_suppress(disk_to_dev(disk), 0);
+	blk_mq_freeze_queue(disk->queue);
+	loop_stop_workers(lo);
+	blk_mq_unfreeze_queue(disk->queue);
+	return err;
+}
+
+static int loop_configure(struct loop_device *lo, fmode_t mode,
+			  struct block_device *bdev,
+			  const struct loop_config *config)
+{
+	const struct loop_info64 *info = &config->info;
+	unsigned int bs = config->block_size;
+	struct file *file;
+	bool partscan;
+	int err;
+
+	file = fget(config->fd);
+	if (!file)
+		return -EBADF;
+
+	/* Nobody may claim the device exclusively while we bind it. */
+	if (!(mode & FMODE_EXCL)) {
+		err = loop_claim_bdev(bdev, loop_configure);
+		if (err)
+			goto out_put;
+	}
+
+	err = mutex_lock_killable(&loop_bind_lock);
+	if (err)
+		goto out_claim;
+	err = mutex_lock_killable(&lo->lock);
+	if (err)
+		goto out_bind_unlock;
+
+	err = -EBUSY;
+	if (lo->state != LOOP_UNBOUND)
+		goto out_unlock;
+	err = loop_check_backing(lo, file);
+	if (err)
+		goto out_unlock;
+	err = -EINVAL;
+	if (info->lo_flags & ~LOOP_CONFIGURE_SETTABLE_FLAGS)
+		goto out_unlock;
+	if (bs && blk_validate_block_size(bs))
+		goto out_unlock;
+	err = loop_check_info(info);
+	if (err)
+		goto out_unlock;
+
+	lo->offset = info->lo_offset;
+	lo->sizelimit = info->lo_sizelimit;
+	memcpy(lo->file_name, info->lo_file_name, LO_NAME_SIZE);
+	lo->file_name[LO_NAME_SIZE - 1] = '\0';
+	lo->flags = info->lo_flags;
+	if (!(file->f_mode & FMODE_WRITE) || !(mode & FMODE_WRITE) ||
+	    !file->f_op->write_iter)
+		lo->flags |= LO_FLAGS_READ_ONLY;
+
+	if (!bs) {
+		struct block_device *under = loop_backing_bdev(file);
+
+		/* A file opened for direct I/O gets the blocks it needs. */
+		if ((file->f_flags & O_DIRECT) && under)
+			bs = bdev_logical_block_size(under);
+		else
+			bs = SECTOR_SIZE;
+	}
+
+	err = loop_attach(lo, file, bs);
+	if (err) {
+		lo->offset = 0;
+		lo->sizelimit = 0;
+		lo->flags = 0;
+		memset(lo->file_name, 0, LO_NAME_SIZE);
+		goto out_unlock;
+	}
+	partscan = lo->flags & LO_FLAGS_PARTSCAN;
+	mutex_unlock(&lo->lock);
+	mutex_unlock(&loop_bind_lock);
+
+	if (partscan)
+		loop_rescan_partitions(lo);
+	if (!(mode & FMODE_EXCL))
+		loop_abort_claim(bdev, loop_configure);
+	return 0;	/* the device keeps the file reference */
+
+out_unlock:
+	mutex_unlock(&lo->lock);
+out_bind_unlock:
+	mutex_unlock(&loop_bind_lock);
+out_claim:
+	if (!(mode & FMODE_EXCL))
+		loop_abort_claim(bdev, loop_configure);
+out_put:
+	fput(file);
+	return err;
+}
+
+/*
+ * Release the backing file.  The caller has moved the device to RUNDOWN,
+ * which makes this task the only one touching it; lo->lock is not held.
+ * @in_release: called from ->release, with the disk's open_mutex held.
+ */
+void loop_unbind(struct loop_device *lo, bool in_release)
+{
+	struct gendisk *disk = lo->disk;
+	struct request_queue *q = disk->queue;
+	struct file *file = lo->backing;
+	bool partscan = lo->flags & LO_FLAGS_PARTSCAN;
+	int err;
+
+	blk_mq_freeze_queue(q);
+	loop_stop_workers(lo);
+	loop_sysfs_remove(lo);
+	blk_queue_write_cache(q, false, false);
+	loop_set_block_limits(lo, SECTOR_SIZE);
+	blk_queue_max_discard_sectors(q, 0);
+	blk_queue_max_write_zeroes_sectors(q, 0);
+	invalidate_disk(disk);	/* capacity 0, cached pages dropped */
+	mapping_set_gfp_mask(file->f_mapping, lo->saved_gfp_mask);
+
+	mutex_lock(&lo->lock);
+	lo->backing = NULL;
+	lo->offset = 0;
+	lo->sizelimit = 0;
+	lo->use_dio = false;
+	memset(lo->file_name, 0, LO_NAME_SIZE);
+	mutex_unlock(&lo->lock);
+	blk_mq_unfreeze_queue(q);
+
+	disk_force_media_change(disk, DISK_EVENT_MEDIA_CHANGE);
+	kobject_uevent(&disk_to_dev(disk)->kobj, KOBJ_CHANGE);
+
+	/* Drop the partitions: the next binding must not see stale ones. */
+	if (partscan) {
+		if (!in_release)
+			mutex_lock(&disk->open_mutex);
+		err = bdev_disk_changed(disk, false);
+		if (!in_release)
+			mutex_unlock(&disk->open_mutex);
+		if (err)
+			pr_warn("%s: dropping partitions failed: %d\n",
+				disk->disk_name, err);
+	}
+
+	mutex_lock(&lo->lock);
+	lo->flags = 0;
+	if (!loop_part_shift)
+		set_bit(GD_SUPPRESS_PART_SCAN, &disk->state);
+	lo->state = LOOP_UNBOUND;
+	mutex_unlock(&lo->lock);
+
+	/*
+	 * Not under lo->lock: the final fput of a block device takes its
+	 * open_mutex, which ranks above lo->lock.
+	 */
+	fput(file);
+	module_put(THIS_MODULE);
+}
+
+static int loop_clr_fd(struct loop_device *lo)
+{
+	int err;
+
+	err = mutex_lock_killable(&lo->lock);
+	if (err)
+		return err;
+	if (lo->state != LOOP_BOUND) {
+		mutex_unlock(&lo->lock);
+		return -ENXIO;
+	}
+	/*
+	 * Somebody else has it open (often udev's blkid, for a moment):
+	 * detach when the last of them closes instead of failing.
+	 */
+	if (disk_openers(lo->disk) > 1) {
+		lo->flags |= LO_FLAGS_AUTOCLEAR;
+		mutex_unlock(&lo->lock);
+		return 0;
+	}
+	lo->state = LOOP_RUNDOWN;
+	mutex_unlock(&lo->lock);
+
+	loop_unbind(lo, false);
+	return 0;
+}
+
+static int loop_set_status(struct loop_device *lo,
+			   const struct loop_info64 *info)
+{
+	struct request_queue *q = lo->disk->queue;
+	bool size_changed, partscan = false;
+	u32 prev;
+	int err;
+
+	err = mutex_lock_killable(&lo->lock);
+	if (err)
+		return err;
+	if (lo->state != LOOP_BOUND) {
+		err = -ENXIO;
+		goto out_unlock;
+	}
+	err = loop_check_info(info);
+	if (err)
+		goto out_unlock;
+
+	size_changed = lo->offset != info->lo_offset ||
+		       lo->sizelimit != info->lo_sizelimit;
+	if (size_changed) {
+		/* Data cached at the old offsets would be wrong at the new. */
+		sync_blockdev(lo->disk->part0);
+		invalidate_bdev(lo->disk->part0);
+	}
+
+	blk_mq_freeze_queue(q);
+	prev = lo->flags;
+	lo->offset = info->lo_offset;
+	lo->sizelimit = info->lo_sizelimit;
+	memcpy(lo->file_name, info->lo_file_name, LO_NAME_SIZE);
+	lo->file_name[LO_NAME_SIZE - 1] = '\0';
+
+	/* Only some flags may be set, fewer cleared; the rest stay. */
+	lo->flags = (info->lo_flags & LOOP_SET_STATUS_SETTABLE_FLAGS) |
+		    (prev & ~LOOP_SET_STATUS_SETTABLE_FLAGS) |
+		    (prev & ~LOOP_SET_STATUS_CLEARABLE_FLAGS);
+
+	if (size_changed)
+		set_capacity_and_notify(lo->disk, loop_size(lo, lo->backing));
+	loop_update_dio(lo, lo->use_dio);
+	blk_mq_unfreeze_queue(q);
+
+	if ((lo->flags & LO_FLAGS_PARTSCAN) && !(prev & LO_FLAGS_PARTSCAN)) {
+		clear_bit(GD_SUPPRESS_PART_SCAN, &lo->disk->state);
+		partscan = true;
+	}
+out_unlock:
+	mutex_unlock(&lo->lock);
+	if (partscan)
+		loop_rescan_partitions(lo);
+	return err;
+}
+
+static int loop_get_status(struct loop_device *lo, struct loop_info64 *info)
+{
+	struct path path;
+	struct kstat stat;
+	int err;
+
+	err = mutex_lock_killable(&lo->lock);
+	if (err)
+		return err;
+	if (lo->state != LOOP_BOUND) {
+		mutex_unlock(&lo->lock);
+		return -ENXIO;
+	}
+	memset(info, 0, sizeof(*info));
+	info->lo_number = lo->number;
+	info->lo_offset = lo->offset;
+	info->lo_sizelimit = lo->sizelimit;
+	info->lo_flags = lo->flags;
+	memcpy(info->lo_file_name, lo->file_name, LO_NAME_SIZE);
+	path = lo->backing->f_path;
+	path_get(&path);
+	mutex_unlock(&lo->lock);
+
+	/* getattr may sleep on the backing file system: not under the lock. */
+	err = vfs_getattr(&path, &stat, STATX_INO, AT_STATX_SYNC_AS_STAT);
+	if (!err) {
+		info->lo_device = huge_encode_dev(stat.dev);
+		info->lo_inode = stat.ino;
+		info->lo_rdevice = huge_encode_dev(stat.rdev);
+	}
+	path_put(&path);
+	return err;
+}
+
+/* Old struct loop_info <-> struct loop_info64. */
+static void loop_info64_from_old(const struct loop_info *old,
+				 struct loop_info64 *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->lo_number = old->lo_number;
+	info->lo_device = old->lo_device;
+	info->lo_inode = old->lo_inode;
+	info->lo_rdevice = old->lo_rdevice;
+	info->lo_offset = old->lo_offset;
+	info->lo_encrypt_type = old->lo_encrypt_type;
+	info->lo_encrypt_key_size = old->lo_encrypt_key_size;
+	info->lo_flags = old->lo_flags;
+	memcpy(info->lo_file_name, old->lo_name, LO_NAME_SIZE);
+	memcpy(info->lo_encrypt_key, old->lo_encrypt_key, LO_KEY_SIZE);
+}
+
+static int loop_info64_to_old(const struct loop_info64 *info,
+			      struct loop_info *old)
+{
+	memset(old, 0, sizeof(*old));
+	old->lo_number = info->lo_number;
+	old->lo_device = info->lo_device;
+	old->lo_inode = info->lo_inode;
+	old->lo_rdevice = info->lo_rdevice;
+	old->lo_offset = info->lo_offset;
+	old->lo_encrypt_type = info->lo_encrypt_type;
+	old->lo_encrypt_key_size = info->lo_encrypt_key_size;
+	old->lo_flags = info->lo_flags;
+	memcpy(old->lo_name, info->lo_file_name, LO_NAME_SIZE);
+
+	/* Values the old structure cannot hold are an error, not a lie. */
+	if (old->lo_device != info->lo_device ||
+	    old->lo_rdevice != info->lo_rdevice ||
+	    old->lo_inode != info->lo_inode ||
+	    old->lo_offset != info->lo_offset)
+		return -EOVERFLOW;
+	return 0;
+}
+
+static int loop_set_status_old(struct loop_device *lo,
+			       const struct loop_info __user *arg)
+{
+	struct loop_info old;
+	struct loop_info64 info;
+
+	if (copy_from_user(&old, arg, sizeof(old)))
+		return -EFAULT;
+	loop_info64_from_old(&old, &info);
+	return loop_set_status(lo, &info);
+}
+
+static int loop_get_status_old(struct loop_device *lo,
+			       struct loop_info __user *arg)
+{
+	struct loop_info old;
+	struct loop_info64 info;
+	int err;
+
+	if (!arg)
+		return -EINVAL;
+	err = loop_get_status(lo, &info);
+	if (!err)
+		err = loop_info64_to_old(&info, &old);
+	if (!err && copy_to_user(arg, &old, sizeof(old)))
+		err = -EFAULT;
+	return err;
+}
+
+static int loop_set_status64(struct loop_device *lo,
+			     const struct loop_info64 __user *arg)
+{
+	struct loop_info64 info;
+
+	if (copy_from_user(&info, arg, sizeof(info)))
+		return -EFAULT;
+	return loop_set_status(lo, &info);
+}
+
+static int loop_get_status64(struct loop_device *lo,
+			     struct loop_info64 __user *arg)
+{
+	struct loop_info64 info;
+	int err;
+
+	if (!arg)
+		return -EINVAL;
+	err = loop_get_status(lo, &info);
+	if (!err && copy_to_user(arg, &info, sizeof(info)))
+		err = -EFAULT;
+	return err;
+}
+
+/*
+ * Swap the backing file of a read-only device for another of the same
+ * type and size, e.g. to let an installer release its boot medium.
+ */
+static int loop_change_fd(struct loop_device *lo, struct block_device *bdev,
+			  unsigned int fd)
+{
+	struct file *file, *old;
+	struct inode *inode;
+	bool partscan;
+	int err;
+
+	file = fget(fd);
+	if (!file)
+		return -EBADF;
+
+	err = mutex_lock_killable(&loop_bind_lock);
+	if (err)
+		goto out_put;
+	err = mutex_lock_killable(&lo->lock);
+	if (err)
+		goto out_bind_unlock;
+
+	err = -ENXIO;
+	if (lo->state != LOOP_BOUND)
+		goto out_unlock;
+	err = -EINVAL;
+	if (!(lo->flags & LO_FLAGS_READ_ONLY))
+		goto out_unlock;
+	err = loop_check_backing(lo, file);
+	if (err)
+		goto out_unlock;
+	err = -EINVAL;
+	old = lo->backing;
+	inode = file->f_mapping->host;
+	if ((inode->i_mode & S_IFMT) !=
+	    (old->f_mapping->host->i_mode & S_IFMT) ||
+	    loop_size(lo, file) != get_capacity(lo->disk))
+		goto out_unlock;
+
+	disk_force_media_change(lo->disk, DISK_EVENT_MEDIA_CHANGE);
+	blk_mq_freeze_queue(lo->disk->queue);
+	mapping_set_gfp_mask(old->f_mapping, lo->saved_gfp_mask);
+	lo->backing = file;
+	lo->saved_gfp_mask = mapping_gfp_mask(file->f_mapping);
+	mapping_set_gfp_mask(file->f_mapping,
+			     lo->saved_gfp_mask & ~(__GFP_IO | __GFP_FS));
+	loop_update_dio(lo, lo->use_dio);
+	blk_mq_unfreeze_queue(lo->disk->queue);
+	partscan = lo->flags & LO_FLAGS_PARTSCAN;
+	mutex_unlock(&lo->lock);
+	mutex_unlock(&loop_bind_lock);
+
+	fput(old);	/* not under lo->lock, as in loop_unbind() */
+	if (partscan)
+		loop_rescan_partitions(lo);
+	return 0;
+
+out_unlock:
+	mutex_unlock(&lo->lock);
+out_bind_unlock:
+	mutex_unlock(&loop_bind_lock);
+out_put:
+	fput(file);
+	return err;
+}
+
+static int loop_set_capacity(struct loop_device *lo)
+{
+	int err;
+
+	err = mutex_lock_killable(&lo->lock);
+	if (err)
+		return err;
+	if (lo->state == LOOP_BOUND)
+		set_capacity_and_notify(lo->disk, loop_size(lo, lo->backing));
+	else
+		err = -ENXIO;
+	mutex_unlock(&lo->lock);
+	return err;
+}
+
+static int loop_set_direct_io(struct loop_device *lo, unsigned long arg)
+{
+	int err;
+
+	err = mutex_lock_killable(&lo->lock);
+	if (err)
+		return err;
+	if (lo->state != LOOP_BOUND) {
+		err = -ENXIO;
+	} else if (!!arg != lo->use_dio) {
+		blk_mq_freeze_queue(lo->disk->queue);
+		if (loop_update_dio(lo, arg) != !!arg)
+			err = -EINVAL;
+		blk_mq_unfreeze_queue(lo->disk->queue);
+	}
+	mutex_unlock(&lo->lock);
+	return err;
+}
+
+static int loop_set_block_size(struct loop_device *lo, unsigned long arg)
+{
+	struct request_queue *q = lo->disk->queue;
+	int err;
+
+	err = mutex_lock_killable(&lo->lock);
+	if (err)
+		return err;
+	if (lo->state != LOOP_BOUND) {
+		err = -ENXIO;
+		goto out_unlock;
+	}
+	err = blk_validate_block_size(arg);
+	if (err || queue_logical_block_size(q) == arg)
+		goto out_unlock;
+
+	sync_blockdev(lo->disk->part0);
+	invalidate_bdev(lo->disk->part0);
+	blk_mq_freeze_queue(q);
+	loop_set_block_limits(lo, arg);
+	loop_update_dio(lo, lo->use_dio);
+	set_capacity_and_notify(lo->disk, loop_size(lo, lo->backing));
+	blk_mq_unfreeze_queue(q);
+out_unlock:
+	mutex_unlock(&lo->lock);
+	return err;
+}
+
+/* Status changes need write access to the device, or CAP_SYS_ADMIN. */
+static bool loop_may_configure(fmode_t mode)
+{
+	return (mode & FMODE_WRITE) || capable(CAP_SYS_ADMIN);
+}
+
+int loop_ioctl(struct block_device *bdev, fmode_t mode, unsigned int cmd,
+	       unsigned long arg)
+{
+	struct loop_device *lo = loop_from_disk(bdev->bd_disk);
+	void __user *argp = (void __user *)arg;
+
+	switch (cmd) {
+	case LOOP_SET_FD: {
+		/* The old call: LOOP_CONFIGURE with everything defaulted. */
+		struct loop_config config = { .fd = arg };
+
+		return loop_configure(lo, mode, bdev, &config);
+	}
+	case LOOP_CONFIGURE: {
+		struct loop_config config;
+
+		if (copy_from_user(&config, argp, sizeof(config)))
+			return -EFAULT;
+		return loop_configure(lo, mode, bdev, &config);
+	}
+	case LOOP_CHANGE_FD:
+		return loop_change_fd(lo, bdev, arg);
+	case LOOP_CLR_FD:
+		return loop_clr_fd(lo);
+	case LOOP_SET_STATUS:
+		if (!loop_may_configure(mode))
+			return -EPERM;
+		return loop_set_status_old(lo, argp);
+	case LOOP_GET_STATUS:
+		return loop_get_status_old(lo, argp);
+	case LOOP_SET_STATUS64:
+		if (!loop_may_configure(mode))
+			return -EPERM;
+		return loop_set_status64(lo, argp);
+	case LOOP_GET_STATUS64:
+		return loop_get_status64(lo, argp);
+	case LOOP_SET_CAPACITY:
+		if (!loop_may_configure(mode))
+			return -EPERM;
+		return loop_set_capacity(lo);
+	case LOOP_SET_DIRECT_IO:
+		if (!loop_may_configure(mode))
+			return -EPERM;
+		return loop_set_direct_io(lo, arg);
+	case LOOP_SET_BLOCK_SIZE:
+		if (!loop_may_configure(mode))
+			return -EPERM;
+		return loop_set_block_size(lo, arg);
+	default:
+		return -EINVAL;
+	}
+}
+
+#ifdef CONFIG_COMPAT
+/* struct loop_info as a 32-bit process lays it out. */
+struct compat_loop_info {
+	compat_int_t	lo_number;
+	compat_dev_t	lo_device;
+	compat_ulong_t	lo_inode;
+	compat_dev_t	lo_rdevice;
+	compat_int_t	lo_offset;
+	compat_int_t	lo_encrypt_type;
+	compat_int_t	lo_encrypt_key_size;
+	compat_int_t	lo_flags;
+	char		lo_name[LO_NAME_SIZE];
+	unsigned char	lo_encrypt_key[LO_KEY_SIZE];
+	compat_ulong_t	lo_init[2];
+	char		reserved[4];
+};
+
+static int loop_compat_set_status(struct loop_device *lo,
+				  const struct compat_loop_info __user *arg)
+{
+	struct compat_loop_info old;
+	struct loop_info64 info;
+
+	if (copy_from_user(&old, arg, sizeof(old)))
+		return -EFAULT;
+	memset(&info, 0, sizeof(info));
+	info.lo_number = old.lo_number;
+	info.lo_device = old.lo_device;
+	info.lo_inode = old.lo_inode;
+	info.lo_rdevice = old.lo_rdevice;
+	info.lo_offset = old.lo_offset;
+	info.lo_encrypt_type = old.lo_encrypt_type;
+	info.lo_encrypt_key_size = old.lo_encrypt_key_size;
+	info.lo_flags = old.lo_flags;
+	memcpy(info.lo_file_name, old.lo_name, LO_NAME_SIZE);
+	memcpy(info.lo_encrypt_key, old.lo_encrypt_key, LO_KEY_SIZE);
+	return loop_set_status(lo, &info);
+}
+
+static int loop_compat_get_status(struct loop_device *lo,
+				  struct compat_loop_info __user *arg)
+{
+	struct compat_loop_info old;
+	struct loop_info64 info;
+	int err;
+
+	if (!arg)
+		return -EINVAL;
+	err = loop_get_status(lo, &info);
+	if (err)
+		return err;
+	memset(&old, 0, sizeof(old));
+	old.lo_number = info.lo_number;
+	old.lo_device = info.lo_device;
+	old.lo_inode = info.lo_inode;
+	old.lo_rdevice = info.lo_rdevice;
+	old.lo_offset = info.lo_offset;
+	old.lo_encrypt_type = info.lo_encrypt_type;
+	old.lo_encrypt_key_size = info.lo_encrypt_key_size;
+	old.lo_flags = info.lo_flags;
+	memcpy(old.lo_name, info.lo_file_name, LO_NAME_SIZE);
+	if (old.lo_device != info.lo_device ||
+	    old.lo_rdevice != info.lo_rdevice ||
+	    old.lo_inode != info.lo_inode ||
+	    old.lo_offset != info.lo_offset)
+		return -EOVERFLOW;
+	if (copy_to_user(arg, &old, sizeof(old)))
+		return -EFAULT;
+	return 0;
+}
+
+int loop_compat_ioctl(struct block_device *bdev, fmode_t mode,
+		      unsigned int cmd, unsigned long arg)
+{
+	struct loop_device *lo = loop_from_disk(bdev->bd_disk);
+
+	switch (cmd) {
+	case LOOP_SET_STATUS:
+		if (!loop_may_configure(mode))
+			return -EPERM;
+		return loop_compat_set_status(lo, compat_ptr(arg));
+	case LOOP_GET_STATUS:
+		return loop_compat_get_status(lo, compat_ptr(arg));
+	case LOOP_SET_STATUS64:
+	case LOOP_GET_STATUS64:
+	case LOOP_CONFIGURE:
+		/* Same layout on every ABI; only the pointer needs widening. */
+		arg = (unsigned long)compat_ptr(arg);
+		fallthrough;
+	case LOOP_SET_FD:
+	case LOOP_CHANGE_FD:
+	case LOOP_CLR_FD:
+	case LOOP_SET_CAPACITY:
+	case LOOP_SET_DIRECT_IO:
+	case LOOP_SET_BLOCK_SIZE:
+		return loop_ioctl(bdev, mode, cmd, arg);
+	default:
+		return -ENOIOCTLCMD;
+	}
+}
+#endif

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Private interface between the files of the loop driver.
+ *
+ *   main.c   module parameters, device lifetime (add, probe, remove),
+ *            block_device_operations, /dev/loop-control
+ *   ioctl.c  binding a backing file, status, per-device ioctls
+ *   io.c     blk-mq queue, worker threads, backing file I/O
+ *   sysfs.c  /sys/block/loopN/loop/
+ */
+#ifndef _DRIVERS_BLOCK_LOOP_H
+#define _DRIVERS_BLOCK_LOOP_H
+
+#include <linux/blk-mq.h>
+#include <linux/blkdev.h>
+#include <linux/fs.h>
+#include <linux/kthread.h>
+#include <linux/mutex.h>
+#include <linux/uio.h>
+#include <linux/loop.h>
+
+#include "compat.h"
+
+/*
+ * Life cycle of a device.  Only the transitions below exist:
+ *
+ *   UNBOUND --bind--> BOUND --unbind--> RUNDOWN --> UNBOUND
+ *   UNBOUND --LOOP_CTL_REMOVE--> DELETING (then freed)
+ *
+ * RUNDOWN marks a device whose backing file is being released: exactly one
+ * task performs the teardown, without holding lo->lock, and every other
+ * operation treats the device as unbound or busy meanwhile.
+ */
+enum loop_state {
+	LOOP_UNBOUND,
+	LOOP_BOUND,
+	LOOP_RUNDOWN,
+	LOOP_DELETING,
+};
+
+/*
+ * One kthread worker of a device.  Requests are handed to it by
+ * loop_queue_rq() and executed in process context, where backing file I/O
+ * may sleep.
+ */
+struct loop_worker {
+	struct kthread_worker	*kworker;
+};
+
+struct loop_device {
+	int			number;
+	struct gendisk		*disk;
+	struct blk_mq_tag_set	tag_set;
+
+	/* Protected by loop_index_lock (main.c): listed for lookups. */
+	bool			visible;
+
+	/*
+	 * lock serialises the control plane (ioctls, open, release, sysfs
+	 * readers) and protects every field below it.  The I/O path reads
+	 * the binding fields without it: whoever changes them while bound
+	 * first freezes the queue, so no request is in flight meanwhile.
+	 */
+	struct mutex		lock;
+	enum loop_state		state;
+	struct file		*backing;	/* held reference */
+	loff_t			offset;		/* bytes into the backing file */
+	loff_t			sizelimit;	/* bytes, 0 == to the end */
+	u32			flags;		/* LO_FLAGS_* */
+	char			file_name[LO_NAME_SIZE];
+	bool			use_dio;	/* direct I/O is in effect */
+	gfp_t			saved_gfp_mask;	/* backing mapping's, restored on unbind */
+
+	/* Workers exist exactly while the device is bound. */
+	struct loop_worker	*workers;
+	unsigned int		nr_workers;
+	atomic_t		next_worker;
+};
+
+/*
+ * Per-request state, allocated by blk-mq behind each struct request
+ * (tag_set.cmd_size).
+ */
+struct loop_cmd {
+	struct kthread_work	work;
+	struct kiocb		iocb;		/* asynchronous direct I/O */
+	struct bio_vec		*bvec;		/* merged table, or NULL */
+	long			ret;		/* bytes moved or -errno */
+};
+
+/* main.c */
+extern int loop_part_shift;
+extern unsigned int loop_nr_workers;
+extern unsigned int loop_queue_depth;
+extern const struct block_device_operations loop_fops;
+
+/* ioctl.c */
+int loop_ioctl(struct block_device *bdev, fmode_t mode, unsigned int cmd,
+	       unsigned long arg);
+#ifdef CONFIG_COMPAT
+int loop_compat_ioctl(struct block_device *bdev, fmode_t mode,
+		      unsigned int cmd, unsigned long arg);
+#endif
+void loop_unbind(struct loop_device *lo, bool in_release);
+
+/* io.c */
+extern const struct blk_mq_ops loop_mq_ops;
+int loop_start_workers(struct loop_device *lo);
+void loop_stop_workers(struct loop_device *lo);
+bool loop_can_direct_io(struct file *file, loff_t offset,
+			unsigned int block_size);
+
+/* sysfs.c */
+int loop_sysfs_add(struct loop_device *lo);
+void loop_sysfs_remove(struct loop_device *lo);
+
+/* The device behind a gendisk or a request queue. */
+static inline struct loop_device *loop_from_disk(struct gendisk *disk)
+{
+	return disk->private_data;
+}
+
+#endif /* _DRIVERS_BLOCK_LOOP_H */
