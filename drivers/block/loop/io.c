@@ -260,25 +260,21 @@ static blk_status_t loop_queue_rq(struct blk_mq_hw_ctx *hctx,
 		return BLK_STS_IOERR;
 
 	cmd->bvec = NULL;
+	/*
+	 * A kthread_work remembers the worker it last ran on and may not
+	 * move to another; requests outlive bindings and rotate between
+	 * workers, so start from a fresh work item every time.
+	 */
+	kthread_init_work(&cmd->work, loop_work_fn);
 	n = lo->nr_workers > 1 ?
 		(unsigned int)atomic_inc_return(&lo->next_worker) % lo->nr_workers : 0;
 	kthread_queue_work(workers[n].kworker, &cmd->work);
 	return BLK_STS_OK;
 }
 
-static int loop_init_request(struct blk_mq_tag_set *set, struct request *rq,
-			     unsigned int hctx_idx, unsigned int numa_node)
-{
-	struct loop_cmd *cmd = blk_mq_rq_to_pdu(rq);
-
-	kthread_init_work(&cmd->work, loop_work_fn);
-	return 0;
-}
-
 const struct blk_mq_ops loop_mq_ops = {
 	.queue_rq	= loop_queue_rq,
 	.complete	= loop_complete_rq,
-	.init_request	= loop_init_request,
 };
 
 /* Called at bind, before the first request can arrive. */
