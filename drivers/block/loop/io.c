@@ -328,13 +328,11 @@ void loop_stop_workers(struct loop_device *lo)
 bool loop_can_direct_io(struct file *file, loff_t offset,
 			unsigned int block_size)
 {
-	struct inode *inode = file->f_mapping->host;
-	struct block_device *under;
+	struct block_device *under = loop_backing_bdev(file);
 	unsigned int need = SECTOR_SIZE;
 
 	if (!(file->f_mode & FMODE_CAN_ODIRECT))
 		return false;
-	under = S_ISBLK(inode->i_mode) ? I_BDEV(inode) : inode->i_sb->s_bdev;
 	if (under)
 		need = bdev_logical_block_size(under);
 	return block_size >= need && IS_ALIGNED(offset, need);

@@ -102,59 +102,39 @@ static sector_t loop_size(struct loop_device *lo, struct file *file)
 	return round_down(size, bs) >> SECTOR_SHIFT;
 }
 
-static void loop_set_block_limits(struct loop_device *lo, unsigned int bs)
-{
-	struct request_queue *q = lo->disk->queue;
-
-	blk_queue_logical_block_size(q, bs);
-	blk_queue_physical_block_size(q, bs);
-	blk_queue_io_min(q, bs);
-}
-
-/* What the backing file lives on, if it is a block device at all. */
-static struct block_device *loop_backing_bdev(struct file *file)
-{
-	struct inode *inode = file->f_mapping->host;
-
-	return S_ISBLK(inode->i_mode) ? I_BDEV(inode) : inode->i_sb->s_bdev;
-}
+/* The limits of an unbound device. */
+static const struct loop_limits loop_unbound_limits = {
+	.block_size	= SECTOR_SIZE,
+	.rotational	= true,
+};
 
 /*
- * Discard and write-zeroes: a regular file does them with fallocate, a
- * block device passes them down.  A read-only device does neither.
+ * The queue limits for @file with block size @bs.  Discard and
+ * write-zeroes: a regular file does them with fallocate, a block device
+ * passes them down, a read-only device does neither.
  */
-static void loop_set_discard_limits(struct loop_device *lo, struct file *file)
+static void loop_limits_for(struct loop_device *lo, struct file *file,
+			    unsigned int bs, struct loop_limits *l)
 {
-	struct request_queue *q = lo->disk->queue;
 	struct inode *inode = file->f_mapping->host;
-	unsigned int discard = 0, zeroes = 0, granularity = 0;
-
-	if (lo->flags & LO_FLAGS_READ_ONLY) {
-		/* nothing */
-	} else if (S_ISBLK(inode->i_mode)) {
-		struct block_device *bdev = I_BDEV(inode);
-
-		discard = bdev_max_discard_sectors(bdev);
-		zeroes = bdev_write_zeroes_sectors(bdev);
-		granularity = bdev_discard_granularity(bdev);
-	} else if (file->f_op->fallocate) {
-		discard = UINT_MAX >> SECTOR_SHIFT;
-		zeroes = discard;
-		granularity = inode->i_sb->s_blocksize;
-	}
-	q->limits.discard_granularity = granularity;
-	blk_queue_max_discard_sectors(q, discard);
-	blk_queue_max_write_zeroes_sectors(q, zeroes);
-}
-
-static void loop_set_rotational(struct loop_device *lo, struct file *file)
-{
 	struct block_device *under = loop_backing_bdev(file);
+	bool writable = !(lo->flags & LO_FLAGS_READ_ONLY);
 
-	if (under && bdev_nonrot(under))
-		blk_queue_flag_set(QUEUE_FLAG_NONROT, lo->disk->queue);
-	else
-		blk_queue_flag_clear(QUEUE_FLAG_NONROT, lo->disk->queue);
+	*l = loop_unbound_limits;
+	l->block_size = bs;
+	l->write_cache = writable && file->f_op->fsync;
+	l->rotational = !under || !bdev_nonrot(under);
+	if (!writable)
+		return;
+	if (S_ISBLK(inode->i_mode)) {
+		l->max_discard_sectors = bdev_max_discard_sectors(under);
+		l->max_write_zeroes_sectors = bdev_write_zeroes_sectors(under);
+		l->discard_granularity = bdev_discard_granularity(under);
+	} else if (file->f_op->fallocate) {
+		l->max_discard_sectors = UINT_MAX >> SECTOR_SHIFT;
+		l->max_write_zeroes_sectors = UINT_MAX >> SECTOR_SHIFT;
+		l->discard_granularity = inode->i_sb->s_blocksize;
+	}
 }
 
 /*
@@ -196,6 +176,7 @@ static int loop_attach(struct loop_device *lo, struct file *file,
 {
 	struct address_space *mapping = file->f_mapping;
 	struct gendisk *disk = lo->disk;
+	struct loop_limits limits;
 	int err;
 
 	err = loop_start_workers(lo);
@@ -204,7 +185,7 @@ static int loop_attach(struct loop_device *lo, struct file *file,
 
 	/* One change uevent when all is done, not one per step. */
 	dev_set_uevent_suppress(disk_to_dev(disk), 1);
-	disk_force_media_change(disk, DISK_EVENT_MEDIA_CHANGE);
+	loop_media_changed(disk);
 	set_disk_ro(disk, lo->flags & LO_FLAGS_READ_ONLY);
 
 	lo->backing = file;
@@ -213,11 +194,10 @@ static int loop_attach(struct loop_device *lo, struct file *file,
 	mapping_set_gfp_mask(mapping,
 			     lo->saved_gfp_mask & ~(__GFP_IO | __GFP_FS));
 
-	loop_set_block_limits(lo, block_size);
-	if (!(lo->flags & LO_FLAGS_READ_ONLY) && file->f_op->fsync)
-		blk_queue_write_cache(disk->queue, true, true);
-	loop_set_discard_limits(lo, file);
-	loop_set_rotational(lo, file);
+	loop_limits_for(lo, file, block_size, &limits);
+	err = loop_apply_limits(disk->queue, &limits);
+	if (err)
+		goto out_undo;
 	loop_update_dio(lo, lo->flags & LO_FLAGS_DIRECT_IO);
 
 	err = loop_sysfs_add(lo);
@@ -238,7 +218,7 @@ static int loop_attach(struct loop_device *lo, struct file *file,
 	return 0;
 
 out_undo:
-	blk_queue_write_cache(disk->queue, false, false);
+	loop_apply_limits(disk->queue, &loop_unbound_limits);
 	mapping_set_gfp_mask(mapping, lo->saved_gfp_mask);
 	lo->backing = NULL;
 	lo->use_dio = false;
@@ -250,7 +230,7 @@ out_undo:
 	return err;
 }
 
-static int loop_configure(struct loop_device *lo, fmode_t mode,
+static int loop_configure(struct loop_device *lo, loop_mode_t mode,
 			  struct block_device *bdev,
 			  const struct loop_config *config)
 {
@@ -265,7 +245,7 @@ static int loop_configure(struct loop_device *lo, fmode_t mode,
 		return -EBADF;
 
 	/* Nobody may claim the device exclusively while we bind it. */
-	if (!(mode & FMODE_EXCL)) {
+	if (!(mode & LOOP_OPEN_EXCL)) {
 		err = loop_claim_bdev(bdev, loop_configure);
 		if (err)
 			goto out_put;
@@ -298,7 +278,7 @@ static int loop_configure(struct loop_device *lo, fmode_t mode,
 	memcpy(lo->file_name, info->lo_file_name, LO_NAME_SIZE);
 	lo->file_name[LO_NAME_SIZE - 1] = '\0';
 	lo->flags = info->lo_flags;
-	if (!(file->f_mode & FMODE_WRITE) || !(mode & FMODE_WRITE) ||
+	if (!(file->f_mode & FMODE_WRITE) || !(mode & LOOP_OPEN_WRITE) ||
 	    !file->f_op->write_iter)
 		lo->flags |= LO_FLAGS_READ_ONLY;
 
@@ -326,7 +306,7 @@ static int loop_configure(struct loop_device *lo, fmode_t mode,
 
 	if (partscan)
 		loop_rescan_partitions(lo);
-	if (!(mode & FMODE_EXCL))
+	if (!(mode & LOOP_OPEN_EXCL))
 		loop_abort_claim(bdev, loop_configure);
 	return 0;	/* the device keeps the file reference */
 
@@ -335,7 +315,7 @@ out_unlock:
 out_bind_unlock:
 	mutex_unlock(&loop_bind_lock);
 out_claim:
-	if (!(mode & FMODE_EXCL))
+	if (!(mode & LOOP_OPEN_EXCL))
 		loop_abort_claim(bdev, loop_configure);
 out_put:
 	fput(file);
@@ -358,10 +338,7 @@ void loop_unbind(struct loop_device *lo, bool in_release)
 	blk_mq_freeze_queue(q);
 	loop_stop_workers(lo);
 	loop_sysfs_remove(lo);
-	blk_queue_write_cache(q, false, false);
-	loop_set_block_limits(lo, SECTOR_SIZE);
-	blk_queue_max_discard_sectors(q, 0);
-	blk_queue_max_write_zeroes_sectors(q, 0);
+	loop_apply_limits(q, &loop_unbound_limits);
 	invalidate_disk(disk);	/* capacity 0, cached pages dropped */
 	mapping_set_gfp_mask(file->f_mapping, lo->saved_gfp_mask);
 
@@ -374,7 +351,7 @@ void loop_unbind(struct loop_device *lo, bool in_release)
 	mutex_unlock(&lo->lock);
 	blk_mq_unfreeze_queue(q);
 
-	disk_force_media_change(disk, DISK_EVENT_MEDIA_CHANGE);
+	loop_media_changed(disk);
 	kobject_uevent(&disk_to_dev(disk)->kobj, KOBJ_CHANGE);
 
 	/* Drop the partitions: the next binding must not see stale ones. */
@@ -653,7 +630,7 @@ static int loop_change_fd(struct loop_device *lo, struct block_device *bdev,
 	    loop_size(lo, file) != get_capacity(lo->disk))
 		goto out_unlock;
 
-	disk_force_media_change(lo->disk, DISK_EVENT_MEDIA_CHANGE);
+	loop_media_changed(lo->disk);
 	blk_mq_freeze_queue(lo->disk->queue);
 	mapping_set_gfp_mask(old->f_mapping, lo->saved_gfp_mask);
 	lo->backing = file;
@@ -717,6 +694,7 @@ static int loop_set_direct_io(struct loop_device *lo, unsigned long arg)
 static int loop_set_block_size(struct loop_device *lo, unsigned long arg)
 {
 	struct request_queue *q = lo->disk->queue;
+	struct loop_limits limits;
 	int err;
 
 	err = mutex_lock_killable(&lo->lock);
@@ -733,7 +711,8 @@ static int loop_set_block_size(struct loop_device *lo, unsigned long arg)
 	sync_blockdev(lo->disk->part0);
 	invalidate_bdev(lo->disk->part0);
 	blk_mq_freeze_queue(q);
-	loop_set_block_limits(lo, arg);
+	loop_limits_for(lo, lo->backing, arg, &limits);
+	err = loop_apply_limits(q, &limits);
 	loop_update_dio(lo, lo->use_dio);
 	set_capacity_and_notify(lo->disk, loop_size(lo, lo->backing));
 	blk_mq_unfreeze_queue(q);
@@ -743,12 +722,12 @@ out_unlock:
 }
 
 /* Status changes need write access to the device, or CAP_SYS_ADMIN. */
-static bool loop_may_configure(fmode_t mode)
+static bool loop_may_configure(loop_mode_t mode)
 {
-	return (mode & FMODE_WRITE) || capable(CAP_SYS_ADMIN);
+	return (mode & LOOP_OPEN_WRITE) || capable(CAP_SYS_ADMIN);
 }
 
-int loop_ioctl(struct block_device *bdev, fmode_t mode, unsigned int cmd,
+int loop_ioctl(struct block_device *bdev, loop_mode_t mode, unsigned int cmd,
 	       unsigned long arg)
 {
 	struct loop_device *lo = loop_from_disk(bdev->bd_disk);
@@ -872,7 +851,7 @@ static int loop_compat_get_status(struct loop_device *lo,
 	return 0;
 }
 
-int loop_compat_ioctl(struct block_device *bdev, fmode_t mode,
+int loop_compat_ioctl(struct block_device *bdev, loop_mode_t mode,
 		      unsigned int cmd, unsigned long arg)
 {
 	struct loop_device *lo = loop_from_disk(bdev->bd_disk);

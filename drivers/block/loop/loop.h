@@ -7,6 +7,7 @@
  *   ioctl.c  binding a backing file, status, per-device ioctls
  *   io.c     blk-mq queue, worker threads, backing file I/O
  *   sysfs.c  /sys/block/loopN/loop/
+ *   compat.c kernel-version differences too big for compat.h
  */
 #ifndef _DRIVERS_BLOCK_LOOP_H
 #define _DRIVERS_BLOCK_LOOP_H
@@ -95,10 +96,10 @@ extern unsigned int loop_queue_depth;
 extern const struct block_device_operations loop_fops;
 
 /* ioctl.c */
-int loop_ioctl(struct block_device *bdev, fmode_t mode, unsigned int cmd,
+int loop_ioctl(struct block_device *bdev, loop_mode_t mode, unsigned int cmd,
 	       unsigned long arg);
 #ifdef CONFIG_COMPAT
-int loop_compat_ioctl(struct block_device *bdev, fmode_t mode,
+int loop_compat_ioctl(struct block_device *bdev, loop_mode_t mode,
 		      unsigned int cmd, unsigned long arg);
 #endif
 void loop_unbind(struct loop_device *lo, bool in_release);
@@ -118,6 +119,17 @@ void loop_sysfs_remove(struct loop_device *lo);
 static inline struct loop_device *loop_from_disk(struct gendisk *disk)
 {
 	return disk->private_data;
+}
+
+/*
+ * The block device under a backing file: the file itself if it is one,
+ * else the device its file system lives on, if any.
+ */
+static inline struct block_device *loop_backing_bdev(struct file *file)
+{
+	struct inode *inode = file->f_mapping->host;
+
+	return S_ISBLK(inode->i_mode) ? I_BDEV(inode) : inode->i_sb->s_bdev;
 }
 
 #endif /* _DRIVERS_BLOCK_LOOP_H */

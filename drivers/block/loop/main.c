@@ -108,9 +108,9 @@ static int loop_max_devices(void)
 	return 1 << (MINORBITS - loop_part_shift);
 }
 
-static int lo_open(struct block_device *bdev, fmode_t mode)
+int loop_open(struct gendisk *disk)
 {
-	struct loop_device *lo = loop_from_disk(bdev->bd_disk);
+	struct loop_device *lo = loop_from_disk(disk);
 	int err;
 
 	err = mutex_lock_killable(&lo->lock);
@@ -123,7 +123,7 @@ static int lo_open(struct block_device *bdev, fmode_t mode)
 	return err;
 }
 
-static void lo_release(struct gendisk *disk, fmode_t mode)
+void loop_release(struct gendisk *disk)
 {
 	struct loop_device *lo = loop_from_disk(disk);
 	bool unbind;
@@ -152,8 +152,8 @@ static void lo_free_disk(struct gendisk *disk)
 
 const struct block_device_operations loop_fops = {
 	.owner		= THIS_MODULE,
-	.open		= lo_open,
-	.release	= lo_release,
+	.open		= loop_bdops_open,
+	.release	= loop_bdops_release,
 	.ioctl		= loop_ioctl,
 #ifdef CONFIG_COMPAT
 	.compat_ioctl	= loop_compat_ioctl,
@@ -235,7 +235,6 @@ static int loop_add(int idx)
 		goto out_free_tags;
 	}
 	lo->disk = disk;
-	blk_queue_max_hw_sectors(disk->queue, BLK_DEF_MAX_SECTORS);
 
 	/*
 	 * Without max_part, partitions are scanned only for devices bound
