@@ -290,7 +290,7 @@ int loop_start_workers(struct loop_device *lo)
 	for (i = 0; i < n; i++) {
 		struct kthread_worker *kw;
 
-		kw = kthread_create_worker(0, "loop%d-%u", lo->number, i);
+		kw = kthread_create_worker(0, LOOP_NAME "%d-%u", lo->number, i);
 		if (IS_ERR(kw)) {
 			while (i--)
 				kthread_destroy_worker(workers[i].kworker);

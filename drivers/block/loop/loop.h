@@ -23,6 +23,22 @@
 #include "compat.h"
 
 /*
+ * Normally the driver is "loop" on block major 7 with /dev/loop-control on
+ * misc minor 237.  Built with LOOP_NAME=<name> (see Makefile) it takes that
+ * name for its module, devices and control node, a dynamic major and a
+ * dynamic minor, so that it can run beside a built-in loop driver.
+ */
+#ifdef LOOP_ALT_NAME
+#define LOOP_NAME		LOOP_ALT_NAME
+#define LOOP_FIXED_MAJOR	0
+#define LOOP_CONTROL_MINOR	MISC_DYNAMIC_MINOR
+#else
+#define LOOP_NAME		"loop"
+#define LOOP_FIXED_MAJOR	LOOP_MAJOR
+#define LOOP_CONTROL_MINOR	LOOP_CTRL_MINOR
+#endif
+
+/*
  * Life cycle of a device.  Only the transitions below exist:
  *
  *   UNBOUND --bind--> BOUND --unbind--> RUNDOWN --> UNBOUND

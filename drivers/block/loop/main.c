@@ -26,6 +26,9 @@
 static DEFINE_IDR(loop_index);
 static DEFINE_MUTEX(loop_index_lock);
 
+/* Our block major: LOOP_MAJOR, or dynamic for a renamed build. */
+static int loop_major;
+
 /* Module parameters; read-only once the module is loaded. */
 static int max_loop = CONFIG_BLK_DEV_LOOP_MIN_COUNT;
 static bool max_loop_specified;
@@ -242,14 +245,14 @@ static int loop_add(int idx)
 	 */
 	if (!loop_part_shift)
 		set_bit(GD_SUPPRESS_PART_SCAN, &disk->state);
-	disk->major = LOOP_MAJOR;
+	disk->major = loop_major;
 	disk->first_minor = lo->number << loop_part_shift;
 	disk->minors = 1 << loop_part_shift;
 	disk->fops = &loop_fops;
 	disk->private_data = lo;
 	disk->events = DISK_EVENT_MEDIA_CHANGE;
 	disk->event_flags = DISK_EVENT_FLAG_UEVENT;
-	snprintf(disk->disk_name, DISK_NAME_LEN, "loop%d", lo->number);
+	snprintf(disk->disk_name, DISK_NAME_LEN, LOOP_NAME "%d", lo->number);
 
 	err = add_disk(disk);
 	if (err)
@@ -377,8 +380,8 @@ static const struct file_operations loop_control_fops = {
 };
 
 static struct miscdevice loop_control_dev = {
-	.minor		= LOOP_CTRL_MINOR,
-	.name		= "loop-control",
+	.minor		= LOOP_CONTROL_MINOR,
+	.name		= LOOP_NAME "-control",
 	.fops		= &loop_control_fops,
 };
 
@@ -400,11 +403,12 @@ static int __init loop_init(void)
 	if (err)
 		return err;
 
-	err = __register_blkdev(LOOP_MAJOR, "loop",
+	err = __register_blkdev(LOOP_FIXED_MAJOR, LOOP_NAME,
 				IS_ENABLED(CONFIG_BLOCK_LEGACY_AUTOLOAD) ?
 				loop_probe : NULL);
-	if (err)
+	if (err < 0)
 		goto out_misc;
+	loop_major = LOOP_FIXED_MAJOR ?: err;
 
 	for (i = 0; i < max_loop; i++) {
 		err = loop_add(i);
@@ -425,7 +429,7 @@ static void __exit loop_exit(void)
 	struct loop_device *lo;
 	int id;
 
-	unregister_blkdev(LOOP_MAJOR, "loop");
+	unregister_blkdev(loop_major, LOOP_NAME);
 	misc_deregister(&loop_control_dev);
 
 	/*
@@ -447,6 +451,9 @@ MODULE_LICENSE("GPL");
 #ifdef LOOP_VERSION
 MODULE_VERSION(LOOP_VERSION);
 #endif
+#ifndef LOOP_ALT_NAME
+/* What udev and kmod look up to load us for /dev/loop* and loop-control. */
 MODULE_ALIAS_BLOCKDEV_MAJOR(LOOP_MAJOR);
 MODULE_ALIAS_MISCDEV(LOOP_CTRL_MINOR);
 MODULE_ALIAS("devname:loop-control");
+#endif
