@@ -51,6 +51,18 @@ static ssize_t loop_call_iter(struct file *file, struct kiocb *iocb,
 	return ret;
 }
 
+/* A FUA write is on stable storage before it completes. */
+static long loop_fua(struct loop_device *lo, struct request *rq, loff_t pos,
+		     long done, bool write)
+{
+	int err;
+
+	if (!write || !(rq->cmd_flags & REQ_FUA) || done <= 0)
+		return done;
+	err = vfs_fsync_range(lo->backing, pos, pos + done - 1, 1);
+	return err ?: done;
+}
+
 /*
  * Move a request's data synchronously, bio by bio.  Returns the bytes
  * moved (short at the end of the backing file) or -errno.
@@ -82,13 +94,90 @@ static long loop_rw_sync(struct loop_device *lo, struct request *rq,
 			break;
 	}
 
-	if (write && (rq->cmd_flags & REQ_FUA) && done) {
-		int err = vfs_fsync_range(file, pos, pos + done - 1, 1);
+	return loop_fua(lo, rq, pos, done, write);
+}
 
-		if (err)
-			return err;
+/* Read or write one page-sized piece of the backing file, synchronously. */
+static ssize_t loop_rw_page(struct loop_device *lo, struct page *page,
+			    unsigned int len, loff_t pos, bool write)
+{
+	struct bio_vec bv = { .bv_page = page, .bv_len = len };
+	struct iov_iter iter;
+	struct kiocb kiocb;
+
+	init_sync_kiocb(&kiocb, lo->backing);
+	kiocb.ki_pos = pos;
+	if (lo->use_dio)
+		kiocb.ki_flags |= IOCB_DIRECT;
+	iov_iter_bvec(&iter, write ? ITER_SOURCE : ITER_DEST, &bv, 1, len);
+	return loop_call_iter(lo->backing, &kiocb, &iter, write);
+}
+
+/*
+ * Move one segment (at most a page, whole sectors) through the device's
+ * transfer via @bounce.  Returns the bytes done or -errno.
+ */
+static ssize_t loop_transfer_segment(struct loop_device *lo,
+				     struct bio_vec *bv, struct page *bounce,
+				     loff_t pos, sector_t sector, bool write)
+{
+	struct loop_xfer *x = &lo->xfer;
+	ssize_t ret;
+	int err;
+
+	if (write) {
+		err = x->funcs->transfer(&x->state, LOOP_TRANSFER_WRITE,
+					 bounce, 0, bv->bv_page, bv->bv_offset,
+					 bv->bv_len, sector);
+		return err ?: loop_rw_page(lo, bounce, bv->bv_len, pos, true);
 	}
-	return done;
+
+	ret = loop_rw_page(lo, bounce, bv->bv_len, pos, false);
+	if (ret < 0)
+		return ret;
+	/* Beyond the end of the file, the raw data is zeroes. */
+	if (ret < bv->bv_len)
+		memzero_page(bounce, ret, bv->bv_len - ret);
+	err = x->funcs->transfer(&x->state, LOOP_TRANSFER_READ, bounce, 0,
+				 bv->bv_page, bv->bv_offset, bv->bv_len, sector);
+	return err ?: bv->bv_len;
+}
+
+/*
+ * Move a request's data through the device's transfer, a segment at a
+ * time, via a bounce page: the caller's pages are never written to on the
+ * way out, and the backing file never sees the plain data.
+ */
+static long loop_rw_transfer(struct loop_device *lo, struct request *rq,
+			     loff_t pos, bool write)
+{
+	sector_t sector = blk_rq_pos(rq);
+	struct req_iterator ri;
+	struct page *bounce;
+	struct bio_vec bv;
+	ssize_t ret = 0;
+	long done = 0;
+
+	bounce = mempool_alloc(lo->bounce_pool, GFP_NOIO);
+	rq_for_each_segment(bv, rq, ri) {
+		/* Transfers work in whole sectors (see loop_transfer.h). */
+		if (bv.bv_len & (SECTOR_SIZE - 1)) {
+			ret = -EIO;
+			break;
+		}
+		ret = loop_transfer_segment(lo, &bv, bounce, pos + done, sector,
+					    write);
+		if (ret < 0)
+			break;
+		done += ret;
+		if (ret < bv.bv_len)
+			break;
+		sector += bv.bv_len >> SECTOR_SHIFT;
+	}
+	mempool_free(bounce, lo->bounce_pool);
+	if (ret < 0)
+		return ret;
+	return loop_fua(lo, rq, pos, done, write);
 }
 
 static void loop_cmd_done(struct loop_cmd *cmd, long ret)
@@ -170,6 +259,10 @@ static long loop_execute(struct loop_device *lo, struct loop_cmd *cmd,
 	case REQ_OP_WRITE: {
 		bool write = req_op(rq) == REQ_OP_WRITE;
 
+		if (unlikely(lo->xfer_lost))
+			return -EIO;
+		if (lo->xfer.funcs)
+			return loop_rw_transfer(lo, rq, pos, write);
 		if (lo->use_dio)
 			return loop_rw_async(lo, cmd, rq, pos, write);
 		return loop_rw_sync(lo, rq, pos, write);

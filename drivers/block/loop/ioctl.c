@@ -82,7 +82,7 @@ static int loop_check_info(const struct loop_info64 *info)
 {
 	if (info->lo_encrypt_key_size > LO_KEY_SIZE)
 		return -EINVAL;
-	if (info->lo_encrypt_type != LO_CRYPT_NONE)
+	if (info->lo_encrypt_type >= MAX_LO_CRYPT)
 		return -EINVAL;
 	if (info->lo_offset > LLONG_MAX || info->lo_sizelimit > LLONG_MAX)
 		return -EOVERFLOW;
@@ -126,6 +126,11 @@ static void loop_limits_for(struct loop_device *lo, struct file *file,
 	l->rotational = !under || !bdev_nonrot(under);
 	if (!writable)
 		return;
+	/*
+	 * Zeroes punched into the file would not read back as zeroes through
+	 * a transfer: let the block layer write real ones instead.  Discard
+	 * has no such promise (see the admin guide).
+	 */
 	if (S_ISBLK(inode->i_mode)) {
 		l->max_discard_sectors = bdev_max_discard_sectors(under);
 		l->max_write_zeroes_sectors = bdev_write_zeroes_sectors(under);
@@ -135,6 +140,8 @@ static void loop_limits_for(struct loop_device *lo, struct file *file,
 		l->max_write_zeroes_sectors = UINT_MAX >> SECTOR_SHIFT;
 		l->discard_granularity = inode->i_sb->s_blocksize;
 	}
+	if (lo->xfer.funcs)
+		l->max_write_zeroes_sectors = 0;
 }
 
 /*
@@ -272,6 +279,14 @@ static int loop_configure(struct loop_device *lo, loop_mode_t mode,
 	err = loop_check_info(info);
 	if (err)
 		goto out_unlock;
+	err = loop_transfer_prepare(info, &lo->xfer);
+	if (err)
+		goto out_unlock;
+	if (lo->xfer.funcs) {
+		err = loop_transfer_pool_create(lo, loop_nr_workers);
+		if (err)
+			goto out_release_xfer;
+	}
 
 	lo->offset = info->lo_offset;
 	lo->sizelimit = info->lo_sizelimit;
@@ -298,7 +313,7 @@ static int loop_configure(struct loop_device *lo, loop_mode_t mode,
 		lo->sizelimit = 0;
 		lo->flags = 0;
 		memset(lo->file_name, 0, LO_NAME_SIZE);
-		goto out_unlock;
+		goto out_release_xfer;
 	}
 	partscan = lo->flags & LO_FLAGS_PARTSCAN;
 	mutex_unlock(&lo->lock);
@@ -310,6 +325,9 @@ static int loop_configure(struct loop_device *lo, loop_mode_t mode,
 		loop_abort_claim(bdev, loop_configure);
 	return 0;	/* the device keeps the file reference */
 
+out_release_xfer:
+	loop_transfer_release(&lo->xfer);
+	loop_transfer_pool_destroy(lo);
 out_unlock:
 	mutex_unlock(&lo->lock);
 out_bind_unlock:
@@ -337,6 +355,9 @@ void loop_unbind(struct loop_device *lo, bool in_release)
 
 	blk_mq_freeze_queue(q);
 	loop_stop_workers(lo);
+	loop_transfer_release(&lo->xfer);
+	loop_transfer_pool_destroy(lo);
+	lo->xfer_lost = false;
 	loop_sysfs_remove(lo);
 	loop_apply_limits(q, &loop_unbound_limits);
 	invalidate_disk(disk);	/* capacity 0, cached pages dropped */
@@ -413,6 +434,8 @@ static int loop_set_status(struct loop_device *lo,
 {
 	struct request_queue *q = lo->disk->queue;
 	bool size_changed, partscan = false;
+	struct loop_limits limits;
+	struct loop_xfer xfer;	/* the new transfer, then the old one */
 	u32 prev;
 	int err;
 
@@ -423,19 +446,34 @@ static int loop_set_status(struct loop_device *lo,
 		err = -ENXIO;
 		goto out_unlock;
 	}
+	if (!loop_transfer_may_change(&lo->xfer)) {
+		err = -EPERM;
+		goto out_unlock;
+	}
 	err = loop_check_info(info);
 	if (err)
 		goto out_unlock;
+	err = loop_transfer_prepare(info, &xfer);
+	if (!err && xfer.funcs)
+		err = loop_transfer_pool_create(lo, lo->nr_workers);
+	if (err) {
+		loop_transfer_release(&xfer);
+		goto out_unlock;
+	}
 
 	size_changed = lo->offset != info->lo_offset ||
 		       lo->sizelimit != info->lo_sizelimit;
-	if (size_changed) {
-		/* Data cached at the old offsets would be wrong at the new. */
+	/*
+	 * Data cached at the old offsets would be wrong at the new ones, and
+	 * data decoded by the old transfer wrong for the new one.
+	 */
+	if (size_changed || xfer.funcs || lo->xfer.funcs) {
 		sync_blockdev(lo->disk->part0);
 		invalidate_bdev(lo->disk->part0);
 	}
 
 	blk_mq_freeze_queue(q);
+	swap(lo->xfer, xfer);
 	prev = lo->flags;
 	lo->offset = info->lo_offset;
 	lo->sizelimit = info->lo_sizelimit;
@@ -449,8 +487,11 @@ static int loop_set_status(struct loop_device *lo,
 
 	if (size_changed)
 		set_capacity_and_notify(lo->disk, loop_size(lo, lo->backing));
+	loop_limits_for(lo, lo->backing, queue_logical_block_size(q), &limits);
+	err = loop_apply_limits(q, &limits);
 	loop_update_dio(lo, lo->use_dio);
 	blk_mq_unfreeze_queue(q);
+	loop_transfer_release(&xfer);
 
 	if ((lo->flags & LO_FLAGS_PARTSCAN) && !(prev & LO_FLAGS_PARTSCAN)) {
 		clear_bit(GD_SUPPRESS_PART_SCAN, &lo->disk->state);
@@ -482,6 +523,7 @@ static int loop_get_status(struct loop_device *lo, struct loop_info64 *info)
 	info->lo_sizelimit = lo->sizelimit;
 	info->lo_flags = lo->flags;
 	memcpy(info->lo_file_name, lo->file_name, LO_NAME_SIZE);
+	loop_transfer_report(&lo->xfer, info);
 	path = lo->backing->f_path;
 	path_get(&path);
 	mutex_unlock(&lo->lock);
@@ -497,7 +539,10 @@ static int loop_get_status(struct loop_device *lo, struct loop_info64 *info)
 	return err;
 }
 
-/* Old struct loop_info <-> struct loop_info64. */
+/*
+ * Old struct loop_info <-> struct loop_info64.  The old structure has one
+ * name: the cipher's for LO_CRYPT_CRYPTOAPI, the file's otherwise.
+ */
 static void loop_info64_from_old(const struct loop_info *old,
 				 struct loop_info64 *info)
 {
@@ -510,8 +555,13 @@ static void loop_info64_from_old(const struct loop_info *old,
 	info->lo_encrypt_type = old->lo_encrypt_type;
 	info->lo_encrypt_key_size = old->lo_encrypt_key_size;
 	info->lo_flags = old->lo_flags;
-	memcpy(info->lo_file_name, old->lo_name, LO_NAME_SIZE);
+	if (old->lo_encrypt_type == LO_CRYPT_CRYPTOAPI)
+		memcpy(info->lo_crypt_name, old->lo_name, LO_NAME_SIZE);
+	else
+		memcpy(info->lo_file_name, old->lo_name, LO_NAME_SIZE);
 	memcpy(info->lo_encrypt_key, old->lo_encrypt_key, LO_KEY_SIZE);
+	info->lo_init[0] = old->lo_init[0];
+	info->lo_init[1] = old->lo_init[1];
 }
 
 static int loop_info64_to_old(const struct loop_info64 *info,
@@ -526,7 +576,13 @@ static int loop_info64_to_old(const struct loop_info64 *info,
 	old->lo_encrypt_type = info->lo_encrypt_type;
 	old->lo_encrypt_key_size = info->lo_encrypt_key_size;
 	old->lo_flags = info->lo_flags;
-	memcpy(old->lo_name, info->lo_file_name, LO_NAME_SIZE);
+	if (info->lo_encrypt_type == LO_CRYPT_CRYPTOAPI)
+		memcpy(old->lo_name, info->lo_crypt_name, LO_NAME_SIZE);
+	else
+		memcpy(old->lo_name, info->lo_file_name, LO_NAME_SIZE);
+	memcpy(old->lo_encrypt_key, info->lo_encrypt_key, LO_KEY_SIZE);
+	old->lo_init[0] = info->lo_init[0];
+	old->lo_init[1] = info->lo_init[1];
 
 	/* Values the old structure cannot hold are an error, not a lie. */
 	if (old->lo_device != info->lo_device ||
@@ -727,6 +783,35 @@ static bool loop_may_configure(loop_mode_t mode)
 	return (mode & LOOP_OPEN_WRITE) || capable(CAP_SYS_ADMIN);
 }
 
+/*
+ * Commands we do not know go to the device's transfer, if it takes any,
+ * with the permissions of a status change and I/O quiesced (it may change
+ * the key).
+ */
+static int loop_transfer_ioctl(struct loop_device *lo, loop_mode_t mode,
+			       unsigned int cmd, unsigned long arg)
+{
+	struct loop_xfer *x = &lo->xfer;
+	int err;
+
+	err = mutex_lock_killable(&lo->lock);
+	if (err)
+		return err;
+	if (lo->state != LOOP_BOUND || !x->funcs || !x->funcs->ioctl) {
+		err = -EINVAL;
+	} else if (!loop_may_configure(mode) || !loop_transfer_may_change(x)) {
+		err = -EPERM;
+	} else {
+		sync_blockdev(lo->disk->part0);
+		invalidate_bdev(lo->disk->part0);
+		blk_mq_freeze_queue(lo->disk->queue);
+		err = x->funcs->ioctl(&x->state, cmd, arg);
+		blk_mq_unfreeze_queue(lo->disk->queue);
+	}
+	mutex_unlock(&lo->lock);
+	return err;
+}
+
 int loop_ioctl(struct block_device *bdev, loop_mode_t mode, unsigned int cmd,
 	       unsigned long arg)
 {
@@ -776,7 +861,7 @@ int loop_ioctl(struct block_device *bdev, loop_mode_t mode, unsigned int cmd,
 			return -EPERM;
 		return loop_set_block_size(lo, arg);
 	default:
-		return -EINVAL;
+		return loop_transfer_ioctl(lo, mode, cmd, arg);
 	}
 }
 
@@ -797,58 +882,80 @@ struct compat_loop_info {
 	char		reserved[4];
 };
 
+/* A 32-bit struct loop_info in and out of the native one. */
+static void loop_info_from_compat(const struct compat_loop_info *c,
+				  struct loop_info *n)
+{
+	memset(n, 0, sizeof(*n));
+	n->lo_number = c->lo_number;
+	n->lo_device = c->lo_device;
+	n->lo_inode = c->lo_inode;
+	n->lo_rdevice = c->lo_rdevice;
+	n->lo_offset = c->lo_offset;
+	n->lo_encrypt_type = c->lo_encrypt_type;
+	n->lo_encrypt_key_size = c->lo_encrypt_key_size;
+	n->lo_flags = c->lo_flags;
+	memcpy(n->lo_name, c->lo_name, LO_NAME_SIZE);
+	memcpy(n->lo_encrypt_key, c->lo_encrypt_key, LO_KEY_SIZE);
+	n->lo_init[0] = c->lo_init[0];
+	n->lo_init[1] = c->lo_init[1];
+}
+
+static int loop_info_to_compat(const struct loop_info *n,
+			       struct compat_loop_info *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->lo_number = n->lo_number;
+	c->lo_device = n->lo_device;
+	c->lo_inode = n->lo_inode;
+	c->lo_rdevice = n->lo_rdevice;
+	c->lo_offset = n->lo_offset;
+	c->lo_encrypt_type = n->lo_encrypt_type;
+	c->lo_encrypt_key_size = n->lo_encrypt_key_size;
+	c->lo_flags = n->lo_flags;
+	memcpy(c->lo_name, n->lo_name, LO_NAME_SIZE);
+	memcpy(c->lo_encrypt_key, n->lo_encrypt_key, LO_KEY_SIZE);
+	c->lo_init[0] = n->lo_init[0];
+	c->lo_init[1] = n->lo_init[1];
+	if (c->lo_device != n->lo_device || c->lo_rdevice != n->lo_rdevice ||
+	    c->lo_inode != n->lo_inode || c->lo_init[0] != n->lo_init[0] ||
+	    c->lo_init[1] != n->lo_init[1])
+		return -EOVERFLOW;
+	return 0;
+}
+
 static int loop_compat_set_status(struct loop_device *lo,
 				  const struct compat_loop_info __user *arg)
 {
-	struct compat_loop_info old;
+	struct compat_loop_info c;
+	struct loop_info old;
 	struct loop_info64 info;
 
-	if (copy_from_user(&old, arg, sizeof(old)))
+	if (copy_from_user(&c, arg, sizeof(c)))
 		return -EFAULT;
-	memset(&info, 0, sizeof(info));
-	info.lo_number = old.lo_number;
-	info.lo_device = old.lo_device;
-	info.lo_inode = old.lo_inode;
-	info.lo_rdevice = old.lo_rdevice;
-	info.lo_offset = old.lo_offset;
-	info.lo_encrypt_type = old.lo_encrypt_type;
-	info.lo_encrypt_key_size = old.lo_encrypt_key_size;
-	info.lo_flags = old.lo_flags;
-	memcpy(info.lo_file_name, old.lo_name, LO_NAME_SIZE);
-	memcpy(info.lo_encrypt_key, old.lo_encrypt_key, LO_KEY_SIZE);
+	loop_info_from_compat(&c, &old);
+	loop_info64_from_old(&old, &info);
 	return loop_set_status(lo, &info);
 }
 
 static int loop_compat_get_status(struct loop_device *lo,
 				  struct compat_loop_info __user *arg)
 {
-	struct compat_loop_info old;
+	struct compat_loop_info c;
+	struct loop_info old;
 	struct loop_info64 info;
 	int err;
 
 	if (!arg)
 		return -EINVAL;
 	err = loop_get_status(lo, &info);
-	if (err)
-		return err;
-	memset(&old, 0, sizeof(old));
-	old.lo_number = info.lo_number;
-	old.lo_device = info.lo_device;
-	old.lo_inode = info.lo_inode;
-	old.lo_rdevice = info.lo_rdevice;
-	old.lo_offset = info.lo_offset;
-	old.lo_encrypt_type = info.lo_encrypt_type;
-	old.lo_encrypt_key_size = info.lo_encrypt_key_size;
-	old.lo_flags = info.lo_flags;
-	memcpy(old.lo_name, info.lo_file_name, LO_NAME_SIZE);
-	if (old.lo_device != info.lo_device ||
-	    old.lo_rdevice != info.lo_rdevice ||
-	    old.lo_inode != info.lo_inode ||
-	    old.lo_offset != info.lo_offset)
-		return -EOVERFLOW;
-	if (copy_to_user(arg, &old, sizeof(old)))
-		return -EFAULT;
-	return 0;
+	if (!err)
+		err = loop_info64_to_old(&info, &old);
+	if (!err)
+		err = loop_info_to_compat(&old, &c);
+	if (!err && copy_to_user(arg, &c, sizeof(c)))
+		err = -EFAULT;
+	return err;
 }
 
 int loop_compat_ioctl(struct block_device *bdev, loop_mode_t mode,

@@ -6,6 +6,7 @@
  *            block_device_operations, /dev/loop-control
  *   ioctl.c  binding a backing file, status, per-device ioctls
  *   io.c     blk-mq queue, worker threads, backing file I/O
+ *   transfer.c  transfer registry, XOR, a device's transfer state
  *   sysfs.c  /sys/block/loopN/loop/
  *   compat.c kernel-version differences too big for compat.h
  */
@@ -16,9 +17,12 @@
 #include <linux/blkdev.h>
 #include <linux/fs.h>
 #include <linux/kthread.h>
+#include <linux/mempool.h>
 #include <linux/mutex.h>
 #include <linux/uio.h>
+#include <linux/uidgid.h>
 #include <linux/loop.h>
+#include <linux/loop_transfer.h>
 
 #include "compat.h"
 
@@ -64,6 +68,13 @@ struct loop_worker {
 	struct kthread_worker	*kworker;
 };
 
+/* A device's transfer; all zero for LO_CRYPT_NONE. */
+struct loop_xfer {
+	struct loop_func_table		*funcs;
+	struct loop_transfer_state	state;
+	kuid_t				owner;	/* who set the key */
+};
+
 struct loop_device {
 	int			number;
 	struct gendisk		*disk;
@@ -87,6 +98,9 @@ struct loop_device {
 	char			file_name[LO_NAME_SIZE];
 	bool			use_dio;	/* direct I/O is in effect */
 	gfp_t			saved_gfp_mask;	/* backing mapping's, restored on unbind */
+	struct loop_xfer	xfer;
+	bool			xfer_lost;	/* its transfer was unregistered */
+	mempool_t		*bounce_pool;	/* pages for transfers to write into */
 
 	/* Workers exist exactly while the device is bound. */
 	struct loop_worker	*workers;
@@ -106,6 +120,8 @@ struct loop_cmd {
 };
 
 /* main.c */
+void loop_for_each_device(void (*fn)(struct loop_device *lo, void *data),
+			  void *data);
 extern int loop_part_shift;
 extern unsigned int loop_nr_workers;
 extern unsigned int loop_queue_depth;
@@ -126,6 +142,16 @@ int loop_start_workers(struct loop_device *lo);
 void loop_stop_workers(struct loop_device *lo);
 bool loop_can_direct_io(struct file *file, loff_t offset,
 			unsigned int block_size);
+
+/* transfer.c */
+int loop_transfer_init(void);
+void loop_transfer_exit(void);
+int loop_transfer_prepare(const struct loop_info64 *info, struct loop_xfer *x);
+void loop_transfer_release(struct loop_xfer *x);
+void loop_transfer_report(const struct loop_xfer *x, struct loop_info64 *info);
+bool loop_transfer_may_change(const struct loop_xfer *x);
+int loop_transfer_pool_create(struct loop_device *lo, unsigned int workers);
+void loop_transfer_pool_destroy(struct loop_device *lo);
 
 /* sysfs.c */
 int loop_sysfs_add(struct loop_device *lo);

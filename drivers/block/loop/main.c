@@ -105,6 +105,20 @@ static const struct kernel_param_ops queue_depth_ops = {
 module_param_cb(hw_queue_depth, &queue_depth_ops, &loop_queue_depth, 0444);
 MODULE_PARM_DESC(hw_queue_depth, "Requests in flight per device (default 128)");
 
+/* Call @fn for every device, under loop_index_lock (which ranks above lo->lock). */
+void loop_for_each_device(void (*fn)(struct loop_device *lo, void *data),
+			  void *data)
+{
+	struct loop_device *lo;
+	int id;
+
+	mutex_lock(&loop_index_lock);
+	idr_for_each_entry(&loop_index, lo, id)
+		if (lo->visible)
+			fn(lo, data);
+	mutex_unlock(&loop_index_lock);
+}
+
 /* Device numbers are minors >> part_shift: this many fit. */
 static int loop_max_devices(void)
 {
@@ -399,9 +413,13 @@ static int __init loop_init(void)
 		return -EINVAL;
 	}
 
-	err = misc_register(&loop_control_dev);
+	err = loop_transfer_init();
 	if (err)
 		return err;
+
+	err = misc_register(&loop_control_dev);
+	if (err)
+		goto out_transfer;
 
 	err = __register_blkdev(LOOP_FIXED_MAJOR, LOOP_NAME,
 				IS_ENABLED(CONFIG_BLOCK_LEGACY_AUTOLOAD) ?
@@ -421,6 +439,8 @@ static int __init loop_init(void)
 
 out_misc:
 	misc_deregister(&loop_control_dev);
+out_transfer:
+	loop_transfer_exit();
 	return err;
 }
 
@@ -440,6 +460,7 @@ static void __exit loop_exit(void)
 	idr_for_each_entry(&loop_index, lo, id)
 		loop_remove(lo);
 	idr_destroy(&loop_index);
+	loop_transfer_exit();
 }
 
 module_init(loop_init);

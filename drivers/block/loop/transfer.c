@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The transfer layer: the registry of transfers, the built-in XOR
+ * transfer, and setting up and tearing down a device's transfer state.
+ * LO_CRYPT_NONE is not a table: a device without one takes the I/O path's
+ * zero-copy route.  See include/linux/loop_transfer.h for the API.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/cred.h>
+#include <linux/highmem.h>
+#include <linux/mempool.h>
+#include <linux/module.h>
+#include <linux/string.h>
+
+#include "loop.h"
+
+/* Registered transfers by LO_CRYPT_* number, under loop_transfers_lock. */
+static DEFINE_MUTEX(loop_transfers_lock);
+static struct loop_func_table *loop_transfers[MAX_LO_CRYPT];
+
+/*
+ * The 2.6-era XOR format: the byte at device offset d is stored as
+ * data ^ key[(d % 512) % key_size].  It hides nothing from anyone who
+ * tries, but images written by the old driver read back.
+ */
+static int xor_init(struct loop_transfer_state *st)
+{
+	return st->key_size ? 0 : -EINVAL;
+}
+
+static int xor_transfer(struct loop_transfer_state *st,
+			enum loop_transfer_dir dir,
+			struct page *raw, unsigned int raw_off,
+			struct page *plain, unsigned int plain_off,
+			unsigned int size, sector_t sector)
+{
+	u8 *r = kmap_local_page(raw) + raw_off;
+	u8 *p = kmap_local_page(plain) + plain_off;
+	const u8 *in = dir == LOOP_TRANSFER_WRITE ? p : r;
+	u8 *out = dir == LOOP_TRANSFER_WRITE ? r : p;
+	unsigned int i;
+
+	/* The data starts on a sector boundary, so i % 512 is d % 512. */
+	for (i = 0; i < size; i++)
+		out[i] = in[i] ^ st->key[(i & (SECTOR_SIZE - 1)) % st->key_size];
+
+	kunmap_local(p);
+	kunmap_local(r);
+	return 0;
+}
+
+static struct loop_func_table loop_xor_transfer = {
+	.number		= LO_CRYPT_XOR,
+	.name		= "xor",
+	.init		= xor_init,
+	.transfer	= xor_transfer,
+	.owner		= THIS_MODULE,
+};
+
+int loop_register_transfer(struct loop_func_table *funcs)
+{
+	int err = 0;
+
+	if (!funcs || funcs->number <= LO_CRYPT_NONE ||
+	    funcs->number >= MAX_LO_CRYPT || !funcs->transfer)
+		return -EINVAL;
+
+	mutex_lock(&loop_transfers_lock);
+	if (loop_transfers[funcs->number])
+		err = -EBUSY;
+	else
+		loop_transfers[funcs->number] = funcs;
+	mutex_unlock(&loop_transfers_lock);
+	return err;
+}
+EXPORT_SYMBOL_GPL(loop_register_transfer);
+
+/* Cut one device off from a transfer that is going away. */
+static void loop_drop_transfer(struct loop_device *lo, void *funcs)
+{
+	struct loop_xfer old;
+
+	mutex_lock(&lo->lock);
+	if (lo->state != LOOP_BOUND || lo->xfer.funcs != funcs) {
+		mutex_unlock(&lo->lock);
+		return;
+	}
+	blk_mq_freeze_queue(lo->disk->queue);
+	old = lo->xfer;
+	memset(&lo->xfer, 0, sizeof(lo->xfer));
+	/* Raw data passed off as plain would be worse than an error. */
+	lo->xfer_lost = true;
+	blk_mq_unfreeze_queue(lo->disk->queue);
+	mutex_unlock(&lo->lock);
+
+	pr_warn("%s: transfer %s unregistered while in use: I/O fails until detached\n",
+		lo->disk->disk_name, old.funcs->name);
+	loop_transfer_release(&old);
+}
+
+int loop_unregister_transfer(int number)
+{
+	struct loop_func_table *funcs = NULL;
+
+	if (number <= LO_CRYPT_NONE || number >= MAX_LO_CRYPT)
+		return -EINVAL;
+
+	mutex_lock(&loop_transfers_lock);
+	swap(funcs, loop_transfers[number]);
+	mutex_unlock(&loop_transfers_lock);
+	if (!funcs)
+		return -EINVAL;
+
+	loop_for_each_device(loop_drop_transfer, funcs);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(loop_unregister_transfer);
+
+/*
+ * Build the transfer state that @info asks for into @x (zeroed first).
+ * On success @x holds a reference on the transfer's module; release it
+ * with loop_transfer_release().
+ */
+int loop_transfer_prepare(const struct loop_info64 *info, struct loop_xfer *x)
+{
+	struct loop_func_table *funcs;
+	struct loop_transfer_state *st = &x->state;
+	int err;
+
+	memset(x, 0, sizeof(*x));
+	if (info->lo_encrypt_key_size > LO_KEY_SIZE ||
+	    info->lo_encrypt_type >= MAX_LO_CRYPT)
+		return -EINVAL;
+	if (info->lo_encrypt_type == LO_CRYPT_NONE)
+		return 0;
+
+	mutex_lock(&loop_transfers_lock);
+	funcs = loop_transfers[info->lo_encrypt_type];
+	if (funcs && !try_module_get(funcs->owner))
+		funcs = NULL;
+	mutex_unlock(&loop_transfers_lock);
+	if (!funcs)
+		return -EINVAL;
+
+	memcpy(st->key, info->lo_encrypt_key, info->lo_encrypt_key_size);
+	st->key_size = info->lo_encrypt_key_size;
+	memcpy(st->crypt_name, info->lo_crypt_name, LO_NAME_SIZE);
+	st->crypt_name[LO_NAME_SIZE - 1] = '\0';
+	st->init[0] = info->lo_init[0];
+	st->init[1] = info->lo_init[1];
+
+	err = funcs->init ? funcs->init(st) : 0;
+	if (err) {
+		memzero_explicit(st, sizeof(*st));
+		module_put(funcs->owner);
+		return err;
+	}
+	x->funcs = funcs;
+	x->owner = current_uid();
+	return 0;
+}
+
+void loop_transfer_release(struct loop_xfer *x)
+{
+	if (x->funcs) {
+		if (x->funcs->release)
+			x->funcs->release(&x->state);
+		module_put(x->funcs->owner);
+	}
+	memzero_explicit(x, sizeof(*x));
+}
+
+/* Report @x in @info; the key only to those who may see it. */
+void loop_transfer_report(const struct loop_xfer *x, struct loop_info64 *info)
+{
+	const struct loop_transfer_state *st = &x->state;
+
+	if (!x->funcs)
+		return;
+	info->lo_encrypt_type = x->funcs->number;
+	info->lo_encrypt_key_size = st->key_size;
+	memcpy(info->lo_crypt_name, st->crypt_name, LO_NAME_SIZE);
+	info->lo_init[0] = st->init[0];
+	info->lo_init[1] = st->init[1];
+	if (capable(CAP_SYS_ADMIN))
+		memcpy(info->lo_encrypt_key, st->key, st->key_size);
+}
+
+/*
+ * May the caller change the status of a device using @x?  A device with a
+ * key belongs to whoever set the key, and to CAP_SYS_ADMIN.
+ */
+bool loop_transfer_may_change(const struct loop_xfer *x)
+{
+	return !x->state.key_size || uid_eq(x->owner, current_uid()) ||
+	       capable(CAP_SYS_ADMIN);
+}
+
+/*
+ * Bounce pages: a transfer never writes into the caller's pages, so
+ * writes are transformed into pages of our own.  Each worker holds at most
+ * one at a time, so a pool of one per worker always lets I/O progress,
+ * even when writeback is what memory reclaim is waiting for.
+ */
+int loop_transfer_pool_create(struct loop_device *lo, unsigned int workers)
+{
+	if (lo->bounce_pool)
+		return 0;
+	lo->bounce_pool = mempool_create_page_pool(workers, 0);
+	return lo->bounce_pool ? 0 : -ENOMEM;
+}
+
+void loop_transfer_pool_destroy(struct loop_device *lo)
+{
+	mempool_destroy(lo->bounce_pool);
+	lo->bounce_pool = NULL;
+}
+
+int __init loop_transfer_init(void)
+{
+	return loop_register_transfer(&loop_xor_transfer);
+}
+
+void loop_transfer_exit(void)
+{
+	loop_unregister_transfer(LO_CRYPT_XOR);
+}
