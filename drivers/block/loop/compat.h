@@ -1,24 +1,22 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Kernel-version differences, as named helpers.  The rest of the driver
- * calls these and never tests LINUX_VERSION_CODE itself.
+ * Kernel-version differences, as named helpers: the rest of the driver
+ * calls these and tests no kernel version or API itself.
  *
  * Supported: Linux 6.1 (the "old" block API: fmode_t, blk_queue_* setters)
- * and 6.11 or later (blk_mode_t, atomic queue_limits updates, features).
- * Debian ships both as LTS kernels, 6.1 and 6.12.
+ * and 6.11 or later (blk_mode_t, atomic queue_limits updates, features),
+ * told apart by LOOP_QUEUE_LIMITS_API, which the Makefile probes from the
+ * kernel's headers.  Debian ships both as LTS kernels, 6.1 and 6.12.
  */
 #ifndef _DRIVERS_BLOCK_LOOP_COMPAT_H
 #define _DRIVERS_BLOCK_LOOP_COMPAT_H
 
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
-#include <linux/version.h>
 
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
-#define LOOP_QUEUE_LIMITS_API 1
-#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
-#error "loop supports Linux 6.1 and 6.11 or later"
-#endif
+/* How the device was opened, as ioctls need to know it. */
+#define LOOP_OPEN_WRITE		0x1
+#define LOOP_OPEN_EXCL		0x2
 
 /* The largest request we take: big enough for efficient file I/O. */
 #define LOOP_MAX_HW_SECTORS	2560u
@@ -36,16 +34,21 @@ struct loop_limits {
 /* compat.c */
 int loop_apply_limits(struct request_queue *q, const struct loop_limits *l);
 
-/* main.c: the version-independent halves of ->open and ->release. */
+/* The version-independent halves of the block device operations. */
 int loop_open(struct gendisk *disk);
 void loop_release(struct gendisk *disk);
+int loop_ioctl(struct block_device *bdev, unsigned int mode, unsigned int cmd,
+	       unsigned long arg);
+int loop_compat_ioctl(struct block_device *bdev, unsigned int mode,
+		      unsigned int cmd, unsigned long arg);
 
 #ifdef LOOP_QUEUE_LIMITS_API
 
-/* How the device was opened, as ioctls see it. */
-typedef blk_mode_t loop_mode_t;
-#define LOOP_OPEN_WRITE		BLK_OPEN_WRITE
-#define LOOP_OPEN_EXCL		BLK_OPEN_EXCL
+static inline unsigned int loop_open_mode(blk_mode_t mode)
+{
+	return (mode & BLK_OPEN_WRITE ? LOOP_OPEN_WRITE : 0) |
+	       (mode & BLK_OPEN_EXCL ? LOOP_OPEN_EXCL : 0);
+}
 
 static inline int loop_bdops_open(struct gendisk *disk, blk_mode_t mode)
 {
@@ -55,6 +58,19 @@ static inline int loop_bdops_open(struct gendisk *disk, blk_mode_t mode)
 static inline void loop_bdops_release(struct gendisk *disk)
 {
 	loop_release(disk);
+}
+
+static inline int loop_bdops_ioctl(struct block_device *bdev, blk_mode_t mode,
+				   unsigned int cmd, unsigned long arg)
+{
+	return loop_ioctl(bdev, loop_open_mode(mode), cmd, arg);
+}
+
+static inline int loop_bdops_compat_ioctl(struct block_device *bdev,
+					  blk_mode_t mode, unsigned int cmd,
+					  unsigned long arg)
+{
+	return loop_compat_ioctl(bdev, loop_open_mode(mode), cmd, arg);
 }
 
 /* Allocate the gendisk and its request queue for a tag set. */
@@ -83,9 +99,11 @@ static inline void loop_media_changed(struct gendisk *disk)
 
 #else /* Linux 6.1 */
 
-typedef fmode_t loop_mode_t;
-#define LOOP_OPEN_WRITE		FMODE_WRITE
-#define LOOP_OPEN_EXCL		FMODE_EXCL
+static inline unsigned int loop_open_mode(fmode_t mode)
+{
+	return (mode & FMODE_WRITE ? LOOP_OPEN_WRITE : 0) |
+	       (mode & FMODE_EXCL ? LOOP_OPEN_EXCL : 0);
+}
 
 static inline int loop_bdops_open(struct block_device *bdev, fmode_t mode)
 {
@@ -95,6 +113,19 @@ static inline int loop_bdops_open(struct block_device *bdev, fmode_t mode)
 static inline void loop_bdops_release(struct gendisk *disk, fmode_t mode)
 {
 	loop_release(disk);
+}
+
+static inline int loop_bdops_ioctl(struct block_device *bdev, fmode_t mode,
+				   unsigned int cmd, unsigned long arg)
+{
+	return loop_ioctl(bdev, loop_open_mode(mode), cmd, arg);
+}
+
+static inline int loop_bdops_compat_ioctl(struct block_device *bdev,
+					  fmode_t mode, unsigned int cmd,
+					  unsigned long arg)
+{
+	return loop_compat_ioctl(bdev, loop_open_mode(mode), cmd, arg);
 }
 
 static inline struct gendisk *loop_alloc_disk(struct blk_mq_tag_set *set,

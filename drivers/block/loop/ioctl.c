@@ -237,7 +237,7 @@ out_undo:
 	return err;
 }
 
-static int loop_configure(struct loop_device *lo, loop_mode_t mode,
+static int loop_configure(struct loop_device *lo, unsigned int mode,
 			  struct block_device *bdev,
 			  const struct loop_config *config)
 {
@@ -778,7 +778,7 @@ out_unlock:
 }
 
 /* Status changes need write access to the device, or CAP_SYS_ADMIN. */
-static bool loop_may_configure(loop_mode_t mode)
+static bool loop_may_configure(unsigned int mode)
 {
 	return (mode & LOOP_OPEN_WRITE) || capable(CAP_SYS_ADMIN);
 }
@@ -788,7 +788,7 @@ static bool loop_may_configure(loop_mode_t mode)
  * with the permissions of a status change and I/O quiesced (it may change
  * the key).
  */
-static int loop_transfer_ioctl(struct loop_device *lo, loop_mode_t mode,
+static int loop_transfer_ioctl(struct loop_device *lo, unsigned int mode,
 			       unsigned int cmd, unsigned long arg)
 {
 	struct loop_xfer *x = &lo->xfer;
@@ -812,7 +812,7 @@ static int loop_transfer_ioctl(struct loop_device *lo, loop_mode_t mode,
 	return err;
 }
 
-int loop_ioctl(struct block_device *bdev, loop_mode_t mode, unsigned int cmd,
+int loop_ioctl(struct block_device *bdev, unsigned int mode, unsigned int cmd,
 	       unsigned long arg)
 {
 	struct loop_device *lo = loop_from_disk(bdev->bd_disk);
@@ -958,7 +958,7 @@ static int loop_compat_get_status(struct loop_device *lo,
 	return err;
 }
 
-int loop_compat_ioctl(struct block_device *bdev, loop_mode_t mode,
+int loop_compat_ioctl(struct block_device *bdev, unsigned int mode,
 		      unsigned int cmd, unsigned long arg)
 {
 	struct loop_device *lo = loop_from_disk(bdev->bd_disk);

@@ -120,20 +120,13 @@ struct loop_cmd {
 };
 
 /* main.c */
-void loop_for_each_device(void (*fn)(struct loop_device *lo, void *data),
-			  void *data);
+void loop_drop_transfer_everywhere(const struct loop_func_table *funcs);
 extern int loop_part_shift;
 extern unsigned int loop_nr_workers;
 extern unsigned int loop_queue_depth;
 extern const struct block_device_operations loop_fops;
 
-/* ioctl.c */
-int loop_ioctl(struct block_device *bdev, loop_mode_t mode, unsigned int cmd,
-	       unsigned long arg);
-#ifdef CONFIG_COMPAT
-int loop_compat_ioctl(struct block_device *bdev, loop_mode_t mode,
-		      unsigned int cmd, unsigned long arg);
-#endif
+/* ioctl.c (and loop_ioctl, loop_compat_ioctl in compat.h) */
 void loop_unbind(struct loop_device *lo, bool in_release);
 
 /* io.c */
@@ -148,6 +141,8 @@ int loop_transfer_init(void);
 void loop_transfer_exit(void);
 int loop_transfer_prepare(const struct loop_info64 *info, struct loop_xfer *x);
 void loop_transfer_release(struct loop_xfer *x);
+void loop_drop_transfer(struct loop_device *lo,
+			const struct loop_func_table *funcs);
 void loop_transfer_report(const struct loop_xfer *x, struct loop_info64 *info);
 bool loop_transfer_may_change(const struct loop_xfer *x);
 int loop_transfer_pool_create(struct loop_device *lo, unsigned int workers);

@@ -105,17 +105,17 @@ static const struct kernel_param_ops queue_depth_ops = {
 module_param_cb(hw_queue_depth, &queue_depth_ops, &loop_queue_depth, 0444);
 MODULE_PARM_DESC(hw_queue_depth, "Requests in flight per device (default 128)");
 
-/* Call @fn for every device, under loop_index_lock (which ranks above lo->lock). */
-void loop_for_each_device(void (*fn)(struct loop_device *lo, void *data),
-			  void *data)
+/* Cut every device off from transfer @funcs, which is going away. */
+void loop_drop_transfer_everywhere(const struct loop_func_table *funcs)
 {
 	struct loop_device *lo;
 	int id;
 
+	/* loop_index_lock ranks above lo->lock. */
 	mutex_lock(&loop_index_lock);
 	idr_for_each_entry(&loop_index, lo, id)
 		if (lo->visible)
-			fn(lo, data);
+			loop_drop_transfer(lo, funcs);
 	mutex_unlock(&loop_index_lock);
 }
 
@@ -171,9 +171,9 @@ const struct block_device_operations loop_fops = {
 	.owner		= THIS_MODULE,
 	.open		= loop_bdops_open,
 	.release	= loop_bdops_release,
-	.ioctl		= loop_ioctl,
+	.ioctl		= loop_bdops_ioctl,
 #ifdef CONFIG_COMPAT
-	.compat_ioctl	= loop_compat_ioctl,
+	.compat_ioctl	= loop_bdops_compat_ioctl,
 #endif
 	.free_disk	= lo_free_disk,
 };

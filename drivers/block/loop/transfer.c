@@ -77,7 +77,8 @@ int loop_register_transfer(struct loop_func_table *funcs)
 EXPORT_SYMBOL_GPL(loop_register_transfer);
 
 /* Cut one device off from a transfer that is going away. */
-static void loop_drop_transfer(struct loop_device *lo, void *funcs)
+void loop_drop_transfer(struct loop_device *lo,
+			const struct loop_func_table *funcs)
 {
 	struct loop_xfer old;
 
@@ -112,7 +113,7 @@ int loop_unregister_transfer(int number)
 	if (!funcs)
 		return -EINVAL;
 
-	loop_for_each_device(loop_drop_transfer, funcs);
+	loop_drop_transfer_everywhere(funcs);
 	return 0;
 }
 EXPORT_SYMBOL_GPL(loop_unregister_transfer);
