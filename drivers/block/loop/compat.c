@@ -26,6 +26,18 @@ int loop_apply_limits(struct request_queue *q, const struct loop_limits *l)
 	return queue_limits_commit_update(q, &lim);
 }
 
+/* Stop offering discard or write-zeroes on a live queue. */
+void loop_stop_advertising(struct request_queue *q, enum req_op op)
+{
+	struct queue_limits lim = queue_limits_start_update(q);
+
+	if (op == REQ_OP_DISCARD)
+		lim.max_hw_discard_sectors = 0;
+	else
+		lim.max_write_zeroes_sectors = 0;
+	queue_limits_commit_update(q, &lim);
+}
+
 #else /* Linux 6.1 */
 
 int loop_apply_limits(struct request_queue *q, const struct loop_limits *l)
@@ -42,6 +54,14 @@ int loop_apply_limits(struct request_queue *q, const struct loop_limits *l)
 	else
 		blk_queue_flag_set(QUEUE_FLAG_NONROT, q);
 	return 0;
+}
+
+void loop_stop_advertising(struct request_queue *q, enum req_op op)
+{
+	if (op == REQ_OP_DISCARD)
+		blk_queue_max_discard_sectors(q, 0);
+	else
+		blk_queue_max_write_zeroes_sectors(q, 0);
 }
 
 #endif /* LOOP_QUEUE_LIMITS_API */

@@ -33,6 +33,7 @@ struct loop_limits {
 
 /* compat.c */
 int loop_apply_limits(struct request_queue *q, const struct loop_limits *l);
+void loop_stop_advertising(struct request_queue *q, enum req_op op);
 
 /* The version-independent halves of the block device operations. */
 int loop_open(struct gendisk *disk);

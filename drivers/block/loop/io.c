@@ -16,6 +16,8 @@
  * offset, use_dio, workers) change only while the queue is frozen, i.e.
  * while no request is between loop_queue_rq() and its completion.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/falloc.h>
 #include <linux/highmem.h>
 #include <linux/sched/mm.h>
@@ -239,14 +241,27 @@ static long loop_rw_async(struct loop_device *lo, struct loop_cmd *cmd,
 static long loop_fallocate(struct loop_device *lo, struct request *rq,
 			   loff_t pos, int mode)
 {
+	enum req_op op = req_op(rq);
+	int bit = op == REQ_OP_DISCARD ? LOOP_WARNED_DISCARD :
+					 LOOP_WARNED_WRITE_ZEROES;
 	int err;
 
 	err = vfs_fallocate(lo->backing, mode | FALLOC_FL_KEEP_SIZE, pos,
 			    blk_rq_bytes(rq));
-	/* A file system that cannot do it says so in more than one way. */
-	if (err == -EINVAL || err == -ENODEV)
-		err = -EOPNOTSUPP;
-	return err;
+	if (err != -EOPNOTSUPP && err != -EINVAL && err != -ENODEV)
+		return err;
+
+	/*
+	 * The backing file system cannot do it (the ways of saying so
+	 * vary).  We offered it hoping it could: stop offering, so that the
+	 * block layer falls back (write-zeroes) or users stop asking.
+	 */
+	loop_stop_advertising(lo->disk->queue, op);
+	if (!test_and_set_bit(bit, &lo->warned))
+		pr_info("%s: backing file system cannot %s: no longer offered\n",
+			lo->disk->disk_name,
+			op == REQ_OP_DISCARD ? "punch holes" : "zero ranges");
+	return -EOPNOTSUPP;
 }
 
 static long loop_execute(struct loop_device *lo, struct loop_cmd *cmd,

@@ -189,6 +189,7 @@ static int loop_attach(struct loop_device *lo, struct file *file,
 	err = loop_start_workers(lo);
 	if (err)
 		return err;
+	lo->warned = 0;
 
 	/* One change uevent when all is done, not one per step. */
 	dev_set_uevent_suppress(disk_to_dev(disk), 1);

@@ -102,10 +102,19 @@ struct loop_device {
 	bool			xfer_lost;	/* its transfer was unregistered */
 	mempool_t		*bounce_pool;	/* pages for transfers to write into */
 
+	/* LOOP_WARNED_* bits; cleared at bind. */
+	unsigned long		warned;
+
 	/* Workers exist exactly while the device is bound. */
 	struct loop_worker	*workers;
 	unsigned int		nr_workers;
 	atomic_t		next_worker;
+};
+
+/* Things a device logs at most once per binding. */
+enum {
+	LOOP_WARNED_DISCARD,
+	LOOP_WARNED_WRITE_ZEROES,
 };
 
 /*
