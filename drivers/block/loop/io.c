@@ -142,7 +142,10 @@ static ssize_t loop_transfer_segment(struct loop_device *lo,
 		memzero_page(bounce, ret, bv->bv_len - ret);
 	err = x->funcs->transfer(&x->state, LOOP_TRANSFER_READ, bounce, 0,
 				 bv->bv_page, bv->bv_offset, bv->bv_len, sector);
-	return err ?: bv->bv_len;
+	/* Not "err ?: bv->bv_len": that is unsigned, and loses the error. */
+	if (err)
+		return err;
+	return bv->bv_len;
 }
 
 /*
