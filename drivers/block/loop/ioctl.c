@@ -342,11 +342,11 @@ out_put:
 }
 
 /*
- * Release the backing file.  The caller has moved the device to RUNDOWN,
- * which makes this task the only one touching it; lo->lock is not held.
- * @in_release: called from ->release, with the disk's open_mutex held.
+ * Release the backing file, from ->release of the last opener, with the
+ * disk's open_mutex held.  The device is in RUNDOWN, which makes this task
+ * the only one touching it; lo->lock is not held.
  */
-void loop_unbind(struct loop_device *lo, bool in_release)
+void loop_unbind(struct loop_device *lo)
 {
 	struct gendisk *disk = lo->disk;
 	struct request_queue *q = disk->queue;
@@ -378,11 +378,7 @@ void loop_unbind(struct loop_device *lo, bool in_release)
 
 	/* Drop the partitions: the next binding must not see stale ones. */
 	if (partscan) {
-		if (!in_release)
-			mutex_lock(&disk->open_mutex);
 		err = bdev_disk_changed(disk, false);
-		if (!in_release)
-			mutex_unlock(&disk->open_mutex);
 		if (err)
 			pr_warn("%s: dropping partitions failed: %d\n",
 				disk->disk_name, err);
@@ -403,6 +399,14 @@ void loop_unbind(struct loop_device *lo, bool in_release)
 	module_put(THIS_MODULE);
 }
 
+/*
+ * Detach on the last close, always: partitions and cached pages are torn
+ * down by ->release under the disk's open_mutex, where no opener can race
+ * with them (the kernel's driver does the same since 6.11).  When the
+ * caller is the only opener, the device refuses new openers from now on,
+ * and reports itself unbound.  Anybody else holding it open (udev's blkid,
+ * often, for a moment) just delays the detach instead of failing it.
+ */
 static int loop_clr_fd(struct loop_device *lo)
 {
 	int err;
@@ -414,19 +418,10 @@ static int loop_clr_fd(struct loop_device *lo)
 		mutex_unlock(&lo->lock);
 		return -ENXIO;
 	}
-	/*
-	 * Somebody else has it open (often udev's blkid, for a moment):
-	 * detach when the last of them closes instead of failing.
-	 */
-	if (disk_openers(lo->disk) > 1) {
-		lo->flags |= LO_FLAGS_AUTOCLEAR;
-		mutex_unlock(&lo->lock);
-		return 0;
-	}
-	lo->state = LOOP_RUNDOWN;
+	lo->flags |= LO_FLAGS_AUTOCLEAR;
+	if (disk_openers(lo->disk) == 1)
+		lo->state = LOOP_RUNDOWN;
 	mutex_unlock(&lo->lock);
-
-	loop_unbind(lo, false);
 	return 0;
 }
 

@@ -48,9 +48,10 @@
  *   UNBOUND --bind--> BOUND --unbind--> RUNDOWN --> UNBOUND
  *   UNBOUND --LOOP_CTL_REMOVE--> DELETING (then freed)
  *
- * RUNDOWN marks a device whose backing file is being released: exactly one
- * task performs the teardown, without holding lo->lock, and every other
- * operation treats the device as unbound or busy meanwhile.
+ * RUNDOWN marks a device detached by LOOP_CLR_FD whose last opener has yet
+ * to close it, and then one whose backing file is being released (by
+ * ->release, without lo->lock).  Meanwhile it refuses new openers and every
+ * other operation treats it as unbound or busy.
  */
 enum loop_state {
 	LOOP_UNBOUND,
@@ -136,7 +137,7 @@ extern unsigned int loop_queue_depth;
 extern const struct block_device_operations loop_fops;
 
 /* ioctl.c (and loop_ioctl, loop_compat_ioctl in compat.h) */
-void loop_unbind(struct loop_device *lo, bool in_release);
+void loop_unbind(struct loop_device *lo);
 
 /* io.c */
 extern const struct blk_mq_ops loop_mq_ops;

@@ -149,14 +149,15 @@ void loop_release(struct gendisk *disk)
 	if (disk_openers(disk) > 0)
 		return;
 
+	/* Autoclear, or LOOP_CLR_FD (which set autoclear, maybe RUNDOWN). */
 	mutex_lock(&lo->lock);
-	unbind = lo->state == LOOP_BOUND && (lo->flags & LO_FLAGS_AUTOCLEAR);
-	if (unbind)
+	if (lo->state == LOOP_BOUND && (lo->flags & LO_FLAGS_AUTOCLEAR))
 		lo->state = LOOP_RUNDOWN;
+	unbind = lo->state == LOOP_RUNDOWN;
 	mutex_unlock(&lo->lock);
 
 	if (unbind)
-		loop_unbind(lo, true);
+		loop_unbind(lo);
 }
 
 static void lo_free_disk(struct gendisk *disk)

@@ -227,6 +227,18 @@ static inline void log_openers(int nr)
 	closedir(proc);
 }
 
+/*
+ * Running against the kernel's own loop.ko (scripts/vm-run --stock)?  Our
+ * driver deliberately has transfers (XOR, cryptoloop) that the stock one
+ * dropped; those expectations differ and belong to xfer_test.
+ */
+static inline bool stock_driver(void)
+{
+	const char *stock = getenv("LOOP_STOCK");
+
+	return stock && !strcmp(stock, "1");
+}
+
 /* Is the running kernel at least @major.@minor? */
 static inline bool kernel_at_least(int major, int minor)
 {
@@ -243,11 +255,12 @@ static inline bool kernel_at_least(int major, int minor)
  * at once.  6.12 only marks the device (Lo_rundown): GET_STATUS64 says
  * ENXIO and new opens fail with ENXIO, but the size, the sysfs loop/
  * directory and the backing file stay until the last close detaches.
- * The stock driver of the running kernel is the reference.
+ * The stock driver of the running kernel is the reference; our driver
+ * behaves like 6.12's on every kernel.
  */
 static inline bool clr_fd_waits_for_close(void)
 {
-	return kernel_at_least(6, 12);
+	return !stock_driver() || kernel_at_least(6, 12);
 }
 
 /*
@@ -425,18 +438,6 @@ static inline int make_backing(char *path, size_t len, off_t size,
 		}
 	}
 	return fd;
-}
-
-/*
- * Running against the kernel's own loop.ko (scripts/vm-run --stock)?  Our
- * driver deliberately has transfers (XOR, cryptoloop) that the stock one
- * dropped; those expectations differ and belong to xfer_test.
- */
-static inline bool stock_driver(void)
-{
-	const char *stock = getenv("LOOP_STOCK");
-
-	return stock && !strcmp(stock, "1");
 }
 
 /* Module parameter of the loaded loop driver, or -errno. */
