@@ -1,0 +1,186 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The module through DKMS, in the test VM (whose root file system is a
+# throwaway overlay): "make dkms-source", then dkms add, build for every
+# installed kernel that has headers, install for the running kernel, check
+# that "modprobe loop" loads the DKMS build, and dkms remove.
+#
+# Leaves things as found: our module (LOOP_MODULE) loaded and vm-run's
+# modprobe override in place.
+#
+# A dkms build takes 5 to 6 minutes in the emulated test VM, so by default
+# only the running kernel's is tested; "make check" boots every installed
+# kernel in turn, which covers them all.  DKMS_TEST_KERNELS="<release> ..."
+# (or "all": every kernel with headers) adds builds for other kernels.
+
+dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$dir/test_lib.sh"
+
+top=$(cd "$dir/../../../.." && pwd)
+kver=$(uname -r)
+override=/etc/modprobe.d/loop-under-test.conf
+saved_override=
+ver=
+dkms_dir=
+installed=/lib/modules/$kver/updates/dkms/loop.ko
+timings=()
+
+if [[ $LOOP_STOCK == 1 || -z $LOOP_MODULE ]]; then
+	echo "1..1"
+	echo "ok 1 dkms # SKIP tests our packaging, not the stock driver"
+	exit 0
+fi
+if [[ $VM_GUEST != 1 ]]; then
+	echo "1..1"
+	echo "ok 1 dkms # SKIP installs into /lib/modules: runs only in the test VM"
+	exit 0
+fi
+if ! command -v dkms >/dev/null; then
+	echo "1..1"
+	echo "ok 1 dkms # SKIP dkms is not installed (scripts/setup-deps installs it)"
+	exit 0
+fi
+
+# Kernels to build for: the running one first, then those asked for.
+kernels=("$kver")
+extra=${DKMS_TEST_KERNELS:-}
+[[ $extra == all ]] && extra=$(ls /lib/modules)
+for k in $extra; do
+	[[ $k != "$kver" && -f /lib/modules/$k/build/Makefile ]] && kernels+=("$k")
+done
+
+loaded() {
+	[[ $(cat /sys/module/loop/initstate 2>/dev/null) == live ]]
+}
+
+unload() {
+	local _
+
+	settle
+	loaded || return 0
+	for _ in $(seq 50); do
+		rmmod loop 2>/dev/null && return 0
+		sleep 0.2
+	done
+	rmmod loop
+}
+
+stock_path() {
+	ls /lib/modules/"$kver"/kernel/drivers/block/loop.ko* 2>/dev/null | head -n 1
+}
+
+cleanup() {
+	settle
+	if [[ -n $ver ]] && dkms status loop/"$ver" | grep -q .; then
+		unload
+		dkms remove loop/"$ver" --all
+	fi
+	[[ -n $dkms_dir ]] && rm -rf "$dkms_dir"
+	if [[ -n $saved_override && ! -e $override ]]; then
+		printf '%s\n' "$saved_override" >"$override"
+	fi
+	if [[ -n $tap_broken ]]; then
+		unload
+		insmod "$LOOP_MODULE"
+	fi
+}
+
+unload_ours() {
+	saved_override=$(cat "$override") || return 1
+	unload || fail "cannot unload loop" || return 1
+	rm -f "$override"
+	loaded && fail "loop still loaded"
+	return 0
+}
+
+# make dkms-source: the sources in /usr/src/loop-<version>, with the
+# version modinfo shows filled into dkms.conf.
+dkms_source() {
+	local want
+
+	want=$(modinfo -F version "$LOOP_MODULE")
+	[[ -n $want ]] || fail "$LOOP_MODULE has no version" || return 1
+	make -s -C "$top" dkms-source || return 1
+	dkms_dir=/usr/src/loop-${want//\//-}
+	[[ -f $dkms_dir/dkms.conf ]] || fail "no $dkms_dir/dkms.conf" || return 1
+	ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$dkms_dir/dkms.conf")
+	expect_eq PACKAGE_VERSION "$want" "$ver" || return 1
+	expect_eq "VERSION file" "$want" "$(cat "$dkms_dir/VERSION")" || return 1
+	[[ ! -e $dkms_dir/.git && ! -e $dkms_dir/drivers/block/loop/loop.ko ]] ||
+		fail "$dkms_dir has more than sources"
+}
+
+dkms_add() {
+	dkms add "loop/$ver" || return 1
+	expect_eq "dkms status" "loop/$ver: added" "$(dkms status loop/"$ver")"
+}
+
+# dkms build for one kernel; the module it made must be for that kernel.
+dkms_build() {
+	local k=$1 start=$SECONDS ko
+
+	dkms build "loop/$ver" -k "$k" || return 1
+	timings+=("dkms build -k $k: $((SECONDS - start)) s")
+	ko=/var/lib/dkms/loop/$ver/$k/$(uname -m)/module/loop.ko
+	[[ -f $ko ]] || ko=$(ls "$ko".* 2>/dev/null | head -n 1)
+	[[ -f $ko ]] || fail "no module in /var/lib/dkms/loop/$ver/$k" || return 1
+	expect_eq vermagic "$k" "$(modinfo -F vermagic "$ko" | cut -d' ' -f1)" ||
+		return 1
+	expect_eq version "$ver" "$(modinfo -F version "$ko")"
+}
+
+dkms_install() {
+	dkms install "loop/$ver" -k "$kver" || return 1
+	[[ -f $installed ]] || installed=$(ls "$installed".* 2>/dev/null | head -n 1)
+	[[ -f $installed ]] || fail "nothing in /lib/modules/$kver/updates/dkms" ||
+		return 1
+	expect_eq "modinfo -n loop" "$installed" "$(modinfo -n loop)" || return 1
+	dkms status loop/"$ver" -k "$kver" | grep -qx "loop/$ver, $kver, $(uname -m): installed" ||
+		fail "dkms status: $(dkms status loop/"$ver" -k "$kver")"
+}
+
+modprobe_loads_dkms() {
+	modprobe loop max_loop=2 || return 1
+	expect_eq srcversion "$(modinfo -F srcversion "$installed")" \
+		"$(cat /sys/module/loop/srcversion)" || return 1
+	expect_eq srcversion "$(modinfo -F srcversion "$LOOP_MODULE")" \
+		"$(cat /sys/module/loop/srcversion)" || return 1
+	expect_eq version "$ver" "$(cat /sys/module/loop/version)" || return 1
+	[[ -e /sys/block/loop1 && ! -e /sys/block/loop2 ]] ||
+		fail "max_loop=2 did not give loop0 and loop1 only"
+}
+
+dkms_remove() {
+	unload || fail "cannot unload the dkms loop" || return 1
+	dkms remove "loop/$ver" --all || return 1
+	[[ ! -e $installed ]] || fail "$installed still there" || return 1
+	[[ -z $(dkms status loop) ]] || fail "dkms status: $(dkms status loop)" ||
+		return 1
+	expect_eq "modinfo -n loop" "$(stock_path)" "$(modinfo -n loop)" ||
+		return 1
+	rm -rf "$dkms_dir"
+}
+
+restore() {
+	insmod "$LOOP_MODULE" || return 1
+	printf '%s\n' "$saved_override" >"$override" || return 1
+	expect_eq srcversion "$(modinfo -F srcversion "$LOOP_MODULE")" \
+		"$(cat /sys/module/loop/srcversion)"
+}
+
+plan $((7 + ${#kernels[@]}))
+step unload_module_under_test unload_ours
+step make_dkms_source dkms_source
+step dkms_add dkms_add
+for k in "${kernels[@]}"; do
+	step "dkms_build_$k" dkms_build "$k"
+done
+step dkms_install_running_kernel dkms_install
+step modprobe_loads_dkms_module modprobe_loads_dkms
+step dkms_remove_all dkms_remove
+step restore_module_under_test restore
+for t in "${timings[@]}"; do
+	echo "# $t"
+done
+tap_status
