@@ -15,6 +15,10 @@
 
 dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 c_tests=(abi_test ioctl_test data_test xfer_test)
+# Built only where gcc can target 32-bit x86 (gcc-multilib).
+if [[ -x $dir/compat32_test ]]; then
+	c_tests+=(compat32_test)
+fi
 timeout_s=${LOOP_TEST_TIMEOUT:-1800}
 export LOOP_TEST_DIR=${LOOP_TEST_DIR:-/mnt/scratch}
 
