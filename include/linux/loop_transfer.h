@@ -8,8 +8,8 @@
  * userspace selects one per device through lo_encrypt_type (and, for
  * LO_CRYPT_CRYPTOAPI, lo_crypt_name) in LOOP_SET_STATUS*, LOOP_CONFIGURE.
  *
- * See Documentation/admin-guide/blockdev/loop.rst, "Transfers", for the
- * rules; loop_cryptoapi.c is a complete example.
+ * See Documentation/admin-guide/blockdev/loop-transfers.rst for the rules;
+ * drivers/block/loop/cryptoloop.c is a complete example.
  */
 #ifndef _LINUX_LOOP_TRANSFER_H
 #define _LINUX_LOOP_TRANSFER_H

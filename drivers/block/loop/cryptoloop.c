@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cryptoloop: the LO_CRYPT_CRYPTOAPI transfer, block ciphers of the kernel
+ * crypto API on a loop device, in dm-crypt's "plain" on-disk format.
+ *
+ * lo_crypt_name names the cipher the way dm-crypt does,
+ * CIPHER-MODE-IVMODE[:IVOPTS], e.g. aes-cbc-essiv:sha256 or
+ * aes-xts-plain64; the 2.6-era spellings CIPHER and CIPHER-cbc mean
+ * CIPHER-cbc-plain.  Every 512-byte sector is encrypted on its own, with
+ * an IV made from its number counted from the start of the device plus
+ * lo_init[1] (dm-crypt's iv_offset, cryptsetup's --skip):
+ *
+ *   plain	little-endian 32-bit sector number, zero-padded
+ *   plain64	little-endian 64-bit sector number, zero-padded
+ *   essiv:H	plain64, encrypted with the hash H of the key (done by the
+ *		crypto API's essiv() template, as dm-crypt does)
+ *
+ * Keys up to LO_KEY_SIZE bytes come in lo_encrypt_key.  Longer ones are
+ * announced in lo_init[0] and loaded with LOOP_CRYPTO_SET_KEY
+ * (include/uapi/linux/loop_crypto.h); until then the device fails its I/O.
+ *
+ * This is also the worked example of the transfer API in
+ * Documentation/admin-guide/blockdev/loop-transfers.rst.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <crypto/skcipher.h>
+#include <linux/blkdev.h>
+#include <linux/loop_transfer.h>
+#include <linux/mempool.h>
+#include <linux/module.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <uapi/linux/loop_crypto.h>
+
+/* Largest IV we build; AES and its kin take 16 bytes. */
+#define CRYPTOLOOP_MAX_IV	32
+
+/*
+ * Requests kept in reserve per device.  A worker holds one request for the
+ * duration of one ->transfer call, so even one is enough for progress.
+ */
+#define CRYPTOLOOP_MIN_REQS	2
+
+/* One device's cipher. */
+struct cryptoloop {
+	struct crypto_skcipher	*tfm;
+	/*
+	 * Requests, each followed by its IV at iv_off.  Several workers of
+	 * a device encrypt at once, each with a request of its own; a pool,
+	 * because writeback may depend on us when memory is short.
+	 */
+	mempool_t		*reqs;
+	unsigned int		iv_off;
+	unsigned int		iv_size;	/* the cipher's */
+	bool			iv64;		/* plain64, essiv: 64-bit sector */
+	bool			keyed;		/* false while a long key is due */
+	u32			long_key_size;	/* lo_init[0]: 0, or the key due */
+	u64			iv_offset;	/* lo_init[1] */
+};
+
+/*
+ * Translate dm-crypt's cipher specification @spec into the crypto API's
+ * algorithm name (@alg, @len bytes) and the IV layout.  0 or -EINVAL.
+ */
+static int cryptoloop_parse(const char *spec, char *alg, size_t len,
+			    bool *iv64)
+{
+	char buf[LO_NAME_SIZE], *rest = buf;
+	const char *cipher, *mode, *ivmode, *ivopts;
+	int n;
+
+	if (strscpy(buf, spec, sizeof(buf)) < 0)
+		return -EINVAL;
+	cipher = strsep(&rest, "-");
+	mode = strsep(&rest, "-");
+	ivmode = strsep(&rest, ":");
+	ivopts = rest;
+	if (!*cipher)
+		return -EINVAL;
+
+	/* The 2.6 cryptoloop's names: "aes", "aes-cbc": CBC, 32-bit IVs. */
+	if (!mode || (!strcmp(mode, "cbc") && !ivmode)) {
+		mode = "cbc";
+		ivmode = "plain";
+	}
+	if (!ivmode || (strcmp(mode, "cbc") && strcmp(mode, "xts")))
+		return -EINVAL;
+
+	if (!strcmp(ivmode, "plain") || !strcmp(ivmode, "plain64")) {
+		if (ivopts)
+			return -EINVAL;
+		*iv64 = !strcmp(ivmode, "plain64");
+		n = snprintf(alg, len, "%s(%s)", mode, cipher);
+	} else if (!strcmp(ivmode, "essiv")) {
+		if (!ivopts || !*ivopts)
+			return -EINVAL;
+		*iv64 = true;
+		n = snprintf(alg, len, "essiv(%s(%s),%s)", mode, cipher,
+			     ivopts);
+	} else {
+		return -EINVAL;
+	}
+	return n < len ? 0 : -EINVAL;
+}
+
+/*
+ * Check that the cipher takes keys of @size bytes, without the real key:
+ * with a stand-in that no weak-key check refuses (halves differ for XTS).
+ */
+static int cryptoloop_try_key_size(struct crypto_skcipher *tfm,
+				   unsigned int size)
+{
+	u8 key[LOOP_CRYPTO_MAX_KEY_SIZE];
+	unsigned int i;
+	int err;
+
+	for (i = 0; i < size; i++)
+		key[i] = i + 1;
+	err = crypto_skcipher_setkey(tfm, key, size);
+	memzero_explicit(key, sizeof(key));
+	return err;
+}
+
+static int cryptoloop_init(struct loop_transfer_state *st)
+{
+	char alg[CRYPTO_MAX_ALG_NAME];
+	struct crypto_skcipher *tfm;
+	struct cryptoloop *cl;
+	unsigned int reqsize;
+	bool iv64 = false;
+	int err;
+
+	err = cryptoloop_parse(st->crypt_name, alg, sizeof(alg), &iv64);
+	if (err)
+		return err;
+
+	/* A long key is announced with its first LO_KEY_SIZE bytes. */
+	if (st->init[0] &&
+	    (st->init[0] <= LO_KEY_SIZE ||
+	     st->init[0] > LOOP_CRYPTO_MAX_KEY_SIZE ||
+	     st->key_size != LO_KEY_SIZE))
+		return -EINVAL;
+	if (!st->key_size)
+		return -EINVAL;
+
+	/*
+	 * Like dm-crypt: no implementation that allocates memory per
+	 * request, since we may be writing out pages to free memory.
+	 */
+	tfm = crypto_alloc_skcipher(alg, 0, CRYPTO_ALG_ALLOCATES_MEMORY);
+	if (IS_ERR(tfm)) {
+		err = PTR_ERR(tfm);
+		/* An unknown algorithm is a name we cannot use. */
+		return err == -ENOENT ? -EINVAL : err;
+	}
+	err = -EINVAL;
+	if (crypto_skcipher_ivsize(tfm) < (iv64 ? 8 : 4) ||
+	    crypto_skcipher_ivsize(tfm) > CRYPTOLOOP_MAX_IV ||
+	    SECTOR_SIZE % crypto_skcipher_blocksize(tfm))
+		goto out_free_tfm;
+
+	if (st->init[0])
+		err = cryptoloop_try_key_size(tfm, st->init[0]);
+	else
+		err = crypto_skcipher_setkey(tfm, st->key, st->key_size);
+	if (err) {
+		err = -EINVAL;
+		goto out_free_tfm;
+	}
+
+	err = -ENOMEM;
+	cl = kzalloc(sizeof(*cl), GFP_KERNEL);
+	if (!cl)
+		goto out_free_tfm;
+	reqsize = sizeof(struct skcipher_request) + crypto_skcipher_reqsize(tfm);
+	cl->iv_off = ALIGN(reqsize, __alignof__(u64));
+	cl->reqs = mempool_create_kmalloc_pool(CRYPTOLOOP_MIN_REQS,
+					       cl->iv_off + CRYPTOLOOP_MAX_IV);
+	if (!cl->reqs)
+		goto out_free_cl;
+
+	cl->tfm = tfm;
+	cl->iv_size = crypto_skcipher_ivsize(tfm);
+	cl->iv64 = iv64;
+	cl->long_key_size = st->init[0];
+	cl->keyed = !st->init[0];
+	cl->iv_offset = st->init[1];
+	st->priv = cl;
+	return 0;
+
+out_free_cl:
+	kfree(cl);
+out_free_tfm:
+	crypto_free_skcipher(tfm);
+	return err;
+}
+
+static void cryptoloop_release(struct loop_transfer_state *st)
+{
+	struct cryptoloop *cl = st->priv;
+
+	mempool_destroy(cl->reqs);
+	crypto_free_skcipher(cl->tfm);	/* wipes the key schedule */
+	kfree_sensitive(cl);
+	st->priv = NULL;
+}
+
+/* dm-crypt's plain, plain64 and (before the template's part) essiv IVs. */
+static void cryptoloop_make_iv(const struct cryptoloop *cl, u8 *iv, u64 sector)
+{
+	/* @iv is at least 8-byte aligned: see cryptoloop_init(). */
+	memset(iv, 0, cl->iv_size);
+	if (cl->iv64)
+		*(__le64 *)iv = cpu_to_le64(sector);
+	else
+		*(__le32 *)iv = cpu_to_le32(sector & 0xffffffff);
+}
+
+static int cryptoloop_transfer(struct loop_transfer_state *st,
+			       enum loop_transfer_dir dir,
+			       struct page *raw, unsigned int raw_off,
+			       struct page *plain, unsigned int plain_off,
+			       unsigned int size, sector_t sector)
+{
+	struct cryptoloop *cl = st->priv;
+	bool write = dir == LOOP_TRANSFER_WRITE;
+	struct scatterlist sg_plain, sg_raw;
+	struct skcipher_request *req;
+	DECLARE_CRYPTO_WAIT(wait);
+	unsigned int done;
+	int err = 0;
+	u8 *iv;
+
+	/* A long key was announced and has not come yet. */
+	if (!cl->keyed)
+		return -ENOKEY;
+
+	req = mempool_alloc(cl->reqs, GFP_NOIO);
+	iv = (u8 *)req + cl->iv_off;
+	skcipher_request_set_tfm(req, cl->tfm);
+	skcipher_request_set_callback(req, CRYPTO_TFM_REQ_MAY_BACKLOG |
+				      CRYPTO_TFM_REQ_MAY_SLEEP,
+				      crypto_req_done, &wait);
+	sg_init_table(&sg_plain, 1);
+	sg_init_table(&sg_raw, 1);
+
+	/* Sector by sector, each with its own IV, as dm-crypt does. */
+	for (done = 0; done < size; done += SECTOR_SIZE, sector++) {
+		sg_set_page(&sg_plain, plain, SECTOR_SIZE, plain_off + done);
+		sg_set_page(&sg_raw, raw, SECTOR_SIZE, raw_off + done);
+		cryptoloop_make_iv(cl, iv, sector + cl->iv_offset);
+		if (write) {
+			skcipher_request_set_crypt(req, &sg_plain, &sg_raw,
+						   SECTOR_SIZE, iv);
+			err = crypto_skcipher_encrypt(req);
+		} else {
+			skcipher_request_set_crypt(req, &sg_raw, &sg_plain,
+						   SECTOR_SIZE, iv);
+			err = crypto_skcipher_decrypt(req);
+		}
+		err = crypto_wait_req(err, &wait);
+		if (err)
+			break;
+	}
+
+	memzero_explicit(iv, cl->iv_size);
+	mempool_free(req, cl->reqs);
+	return err;
+}
+
+/* LOOP_CRYPTO_SET_KEY: the long key that lo_init[0] announced. */
+static int cryptoloop_set_key(struct loop_transfer_state *st,
+			      const struct loop_crypto_key __user *arg)
+{
+	struct cryptoloop *cl = st->priv;
+	struct loop_crypto_key *k;
+	int err = -EINVAL;
+
+	k = kmalloc(sizeof(*k), GFP_KERNEL);
+	if (!k)
+		return -ENOMEM;
+	if (copy_from_user(k, arg, sizeof(*k))) {
+		err = -EFAULT;
+		goto out;
+	}
+	if (!cl->long_key_size || k->key_size != cl->long_key_size ||
+	    memcmp(k->key, st->key, st->key_size))
+		goto out;
+
+	err = crypto_skcipher_setkey(cl->tfm, k->key, k->key_size);
+	if (err) {
+		/* The stand-in key must not be used in the real one's place. */
+		cl->keyed = false;
+		err = -EINVAL;
+		goto out;
+	}
+	cl->keyed = true;
+out:
+	kfree_sensitive(k);
+	return err;
+}
+
+/* Called with the device's I/O quiesced: no ->transfer runs meanwhile. */
+static int cryptoloop_ioctl(struct loop_transfer_state *st, unsigned int cmd,
+			    unsigned long arg)
+{
+	switch (cmd) {
+	case LOOP_CRYPTO_SET_KEY:
+		return cryptoloop_set_key(st, (void __user *)arg);
+	default:
+		return -EINVAL;
+	}
+}
+
+static struct loop_func_table cryptoloop_funcs = {
+	.number		= LO_CRYPT_CRYPTOAPI,
+	.name		= "cryptoapi",
+	.init		= cryptoloop_init,
+	.release	= cryptoloop_release,
+	.transfer	= cryptoloop_transfer,
+	.ioctl		= cryptoloop_ioctl,
+	.owner		= THIS_MODULE,
+};
+
+static int __init cryptoloop_mod_init(void)
+{
+	int err = loop_register_transfer(&cryptoloop_funcs);
+
+	if (err)
+		pr_err("cannot register the cryptoapi transfer: %d\n", err);
+	return err;
+}
+
+/* Module references keep us loaded while any device uses the transfer. */
+static void __exit cryptoloop_mod_exit(void)
+{
+	loop_unregister_transfer(LO_CRYPT_CRYPTOAPI);
+}
+
+module_init(cryptoloop_mod_init);
+module_exit(cryptoloop_mod_exit);
+
+MODULE_DESCRIPTION("Crypto API transfer for loop devices, in dm-crypt's plain format");
+MODULE_LICENSE("GPL");
+#ifdef LOOP_VERSION
+MODULE_VERSION(LOOP_VERSION);
+#endif
