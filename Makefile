@@ -52,8 +52,12 @@ INSTALL_MOD_PATH ?= $(DESTDIR)
 MOD_DIR = $(INSTALL_MOD_PATH)/lib/modules/$(KVER)/updates
 docdir ?= /usr/share/doc/loop
 sbindir ?= /usr/sbin
-DOCS := README.md Documentation/admin-guide/blockdev/loop.rst
-INSTALL_TOOLS ?=
+DOCS := README.md Documentation/admin-guide/blockdev/loop.rst \
+	Documentation/admin-guide/blockdev/loop-transfers.rst
+INSTALL_TOOLS ?= tools/loopxfer/loopxfer
+mandir ?= /usr/share/man
+MAN8 := tools/loopxfer/loopxfer.8
+XFER_KO := $(LOOP_TOP)/drivers/block/loop/cryptoloop.ko
 
 # The sources of the module; dkms-source copies them and nothing else.
 LOOP_SOURCES = Kbuild $(shell cd $(LOOP_TOP) && find include drivers -type f \
@@ -70,7 +74,7 @@ module-stale = $(or $(if $(wildcard $(MOD_KO)),,missing), \
 	$(if $(filter $(KVER),$(shell modinfo -F vermagic $(MOD_KO) 2>/dev/null)),,other-kernel))
 
 .PHONY: all modules clean check demo lint tests kdir-check \
-	install uninstall dkms-source
+	install uninstall dkms-source tools
 
 all modules: kdir-check
 	$(MAKE) $(KBUILD_ARGS) modules
@@ -80,19 +84,22 @@ kdir-check:
 	$(if $(and $(wildcard $(KDIR)/Makefile),$(wildcard $(KDIR)/include/generated/utsrelease.h)),, \
 	  $(error loop: no kernel build tree at KDIR='$(KDIR)': install $(headers-pkg)))
 
-install: kdir-check
+install: kdir-check tools
 	$(if $(module-stale),$(MAKE) $(KBUILD_ARGS) modules)
 	@modinfo -F vermagic $(MOD_KO) | grep -q '^$(KVER) ' || \
 	  { echo "loop: $(MOD_KO) is not built for $(KVER)" >&2; exit 1; }
 	install -D -m 0644 $(MOD_KO) $(MOD_DIR)/$(MOD_NAME).ko
+	install -D -m 0644 $(XFER_KO) $(MOD_DIR)/cryptoloop.ko
 	$(foreach f,$(DOCS),install -D -m 0644 $(LOOP_TOP)/$(f) $(DESTDIR)$(docdir)/$(notdir $(f));)
 	$(foreach f,$(INSTALL_TOOLS),install -D -m 0755 $(LOOP_TOP)/$(f) $(DESTDIR)$(sbindir)/$(notdir $(f));)
+	$(foreach f,$(MAN8),install -D -m 0644 $(LOOP_TOP)/$(f) $(DESTDIR)$(mandir)/man8/$(notdir $(f));)
 	$(if $(INSTALL_MOD_PATH),@echo "loop: staged; run depmod -a $(KVER) on the target", \
 	  depmod -a $(KVER))
 
 uninstall:
 	$(if $(KVER),,$(error loop: cannot tell the kernel release: give KVER=<release> or a KDIR))
-	rm -f $(MOD_DIR)/$(MOD_NAME).ko
+	rm -f $(MOD_DIR)/$(MOD_NAME).ko $(MOD_DIR)/cryptoloop.ko
+	rm -f $(foreach f,$(MAN8),$(DESTDIR)$(mandir)/man8/$(notdir $(f)))
 	rm -f $(foreach f,$(DOCS),$(DESTDIR)$(docdir)/$(notdir $(f)))
 	$(if $(INSTALL_TOOLS),rm -f $(foreach f,$(INSTALL_TOOLS),$(DESTDIR)$(sbindir)/$(notdir $(f))))
 	for d in $(DESTDIR)$(docdir) $(MOD_DIR); do \
@@ -111,6 +118,10 @@ dkms-source:
 
 tests:
 	$(MAKE) -C $(SELFTESTS)
+
+# The userspace programs that install puts in $(sbindir).
+tools:
+	$(MAKE) -C $(LOOP_TOP)/tools/loopxfer
 
 # The dkms copy of the sources has no selftests.
 clean:

@@ -95,8 +95,16 @@ make_install() {
 	cmp "$top/drivers/block/loop/loop.ko" "$installed" ||
 		fail "$installed differs from the built module" || return 1
 	expect_eq "installed mode" 644 "$(stat -c %a "$installed")" || return 1
-	[[ -f $docdir/loop.rst && -f $docdir/README.md ]] ||
-		fail "docs not in $docdir"
+	[[ -f $docdir/loop.rst && -f $docdir/README.md &&
+	   -f $docdir/loop-transfers.rst ]] ||
+		fail "docs not in $docdir" || return 1
+	# The crypto API transfer, the transfer tool and its man page.
+	cmp "$top/drivers/block/loop/cryptoloop.ko" "${installed%/*}/cryptoloop.ko" ||
+		fail "cryptoloop.ko not installed" || return 1
+	[[ -x /usr/sbin/loopxfer && -f /usr/share/man/man8/loopxfer.8 ]] ||
+		fail "loopxfer or its man page not installed" || return 1
+	/usr/sbin/loopxfer --help | grep -q attach ||
+		fail "installed loopxfer does not run"
 }
 
 modinfo_finds_ours() {
@@ -161,6 +169,10 @@ make_uninstall() {
 	unload || fail "cannot unload the installed loop" || return 1
 	make -s -C "$top" KDIR="$kdir" uninstall || return 1
 	[[ ! -e $installed ]] || fail "$installed still there" || return 1
+	[[ ! -e ${installed%/*}/cryptoloop.ko ]] ||
+		fail "cryptoloop.ko still there" || return 1
+	[[ ! -e /usr/sbin/loopxfer && ! -e /usr/share/man/man8/loopxfer.8 ]] ||
+		fail "loopxfer still there" || return 1
 	[[ ! -e $docdir ]] || fail "$docdir still there" || return 1
 	expect_eq "modinfo -n loop" "$(stock_path)" "$(modinfo -n loop)" ||
 		return 1
