@@ -65,6 +65,19 @@ static long loop_fua(struct loop_device *lo, struct request *rq, loff_t pos,
 	return err ?: done;
 }
 
+/* Move @iter's data to or from the backing file at @pos, synchronously. */
+static ssize_t loop_rw_iter_sync(struct loop_device *lo, struct iov_iter *iter,
+				 loff_t pos, bool write)
+{
+	struct kiocb kiocb;
+
+	init_sync_kiocb(&kiocb, lo->backing);
+	kiocb.ki_pos = pos;
+	if (lo->use_dio)
+		kiocb.ki_flags |= IOCB_DIRECT;
+	return loop_call_iter(lo->backing, &kiocb, iter, write);
+}
+
 /*
  * Move a request's data synchronously, bio by bio.  Returns the bytes
  * moved (short at the end of the backing file) or -errno.
@@ -72,23 +85,16 @@ static long loop_fua(struct loop_device *lo, struct request *rq, loff_t pos,
 static long loop_rw_sync(struct loop_device *lo, struct request *rq,
 			 loff_t pos, bool write)
 {
-	struct file *file = lo->backing;
 	long done = 0;
 	struct bio *bio;
 
 	__rq_for_each_bio(bio, rq) {
 		unsigned int len = bio->bi_iter.bi_size;
 		struct iov_iter iter;
-		struct kiocb kiocb;
 		ssize_t ret;
 
-		init_sync_kiocb(&kiocb, file);
-		kiocb.ki_pos = pos + done;
-		if (lo->use_dio)
-			kiocb.ki_flags |= IOCB_DIRECT;
 		loop_iter_from_bio(&iter, bio, write ? ITER_SOURCE : ITER_DEST);
-
-		ret = loop_call_iter(file, &kiocb, &iter, write);
+		ret = loop_rw_iter_sync(lo, &iter, pos + done, write);
 		if (ret < 0)
 			return ret;
 		done += ret;
@@ -105,14 +111,9 @@ static ssize_t loop_rw_page(struct loop_device *lo, struct page *page,
 {
 	struct bio_vec bv = { .bv_page = page, .bv_len = len };
 	struct iov_iter iter;
-	struct kiocb kiocb;
 
-	init_sync_kiocb(&kiocb, lo->backing);
-	kiocb.ki_pos = pos;
-	if (lo->use_dio)
-		kiocb.ki_flags |= IOCB_DIRECT;
 	iov_iter_bvec(&iter, write ? ITER_SOURCE : ITER_DEST, &bv, 1, len);
-	return loop_call_iter(lo->backing, &kiocb, &iter, write);
+	return loop_rw_iter_sync(lo, &iter, pos, write);
 }
 
 /*
@@ -156,7 +157,6 @@ static ssize_t loop_transfer_segment(struct loop_device *lo,
 static long loop_rw_transfer(struct loop_device *lo, struct request *rq,
 			     loff_t pos, bool write)
 {
-	sector_t sector = blk_rq_pos(rq);
 	struct req_iterator ri;
 	struct page *bounce;
 	struct bio_vec bv;
@@ -170,14 +170,14 @@ static long loop_rw_transfer(struct loop_device *lo, struct request *rq,
 			ret = -EIO;
 			break;
 		}
-		ret = loop_transfer_segment(lo, &bv, bounce, pos + done, sector,
+		ret = loop_transfer_segment(lo, &bv, bounce, pos + done,
+					    blk_rq_pos(rq) + (done >> SECTOR_SHIFT),
 					    write);
 		if (ret < 0)
 			break;
 		done += ret;
 		if (ret < bv.bv_len)
 			break;
-		sector += bv.bv_len >> SECTOR_SHIFT;
 	}
 	mempool_free(bounce, lo->bounce_pool);
 	if (ret < 0)
