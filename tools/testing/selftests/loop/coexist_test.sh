@@ -22,23 +22,15 @@ dev=		# the stock loop device bound
 xdev=		# the xloop device bound
 xmajor=
 
-if [[ $LOOP_STOCK == 1 || -z $LOOP_MODULE ]]; then
-	echo "1..1"
-	echo "ok 1 coexist # SKIP tests our LOOP_NAME build, not the stock driver"
-	exit 0
-fi
-if [[ $VM_GUEST != 1 ]]; then
-	echo "1..1"
-	echo "ok 1 coexist # SKIP unloads loop: runs only in the test VM"
-	exit 0
-fi
+skip_unless_ours_in_vm coexist "tests our LOOP_NAME build, not the stock driver" \
+	"unloads loop: runs only in the test VM"
 if [[ ! -f $xloop ]] ||
    [[ $(modinfo -F vermagic "$xloop" | cut -d' ' -f1) != "$kver" ]]; then
 	echo "1..1"
 	echo "ok 1 coexist # SKIP $xloop not built for $kver (make LOOP_NAME=xloop)"
 	exit 0
 fi
-stock=$(ls /lib/modules/"$kver"/kernel/drivers/block/loop.ko* 2>/dev/null | head -n 1)
+stock=$(stock_path)
 
 # ioctl DEVICE REQUEST [FILE|NUMBER]: one ioctl, its return value printed.
 # The argument is a file descriptor of FILE opened read-write, or NUMBER.
@@ -59,22 +51,6 @@ LOOP_CLR_FD=0x4C01
 LOOP_CTL_ADD=0x4C80
 LOOP_CTL_REMOVE=0x4C81
 LOOP_CTL_GET_FREE=0x4C82
-
-loaded() {	# loaded MODULE
-	[[ $(cat "/sys/module/$1/initstate" 2>/dev/null) == live ]]
-}
-
-unload() {	# unload MODULE
-	local i
-
-	settle
-	loaded "$1" || return 0
-	for i in $(seq 50); do
-		rmmod "$1" 2>/dev/null && return 0
-		sleep 0.2
-	done
-	rmmod "$1"
-}
 
 # The major of a block driver in /proc/devices.
 block_major() {

@@ -19,23 +19,13 @@ dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 top=$(cd "$dir/../../../.." && pwd)
 kver=$(uname -r)
-override=/etc/modprobe.d/loop-under-test.conf
-saved_override=
 ver=
 dkms_dir=
 installed=/lib/modules/$kver/updates/dkms/loop.ko
 timings=()
 
-if [[ $LOOP_STOCK == 1 || -z $LOOP_MODULE ]]; then
-	echo "1..1"
-	echo "ok 1 dkms # SKIP tests our packaging, not the stock driver"
-	exit 0
-fi
-if [[ $VM_GUEST != 1 ]]; then
-	echo "1..1"
-	echo "ok 1 dkms # SKIP installs into /lib/modules: runs only in the test VM"
-	exit 0
-fi
+skip_unless_ours_in_vm dkms "tests our packaging, not the stock driver" \
+	"installs into /lib/modules: runs only in the test VM"
 if ! command -v dkms >/dev/null; then
 	echo "1..1"
 	echo "ok 1 dkms # SKIP dkms is not installed (scripts/setup-deps installs it)"
@@ -50,26 +40,6 @@ for k in $extra; do
 	[[ $k != "$kver" && -f /lib/modules/$k/build/Makefile ]] && kernels+=("$k")
 done
 
-loaded() {
-	[[ $(cat /sys/module/loop/initstate 2>/dev/null) == live ]]
-}
-
-unload() {
-	local _
-
-	settle
-	loaded || return 0
-	for _ in $(seq 50); do
-		rmmod loop 2>/dev/null && return 0
-		sleep 0.2
-	done
-	rmmod loop
-}
-
-stock_path() {
-	ls /lib/modules/"$kver"/kernel/drivers/block/loop.ko* 2>/dev/null | head -n 1
-}
-
 cleanup() {
 	settle
 	if [[ -n $ver ]] && dkms status loop/"$ver" | grep -q .; then
@@ -77,21 +47,7 @@ cleanup() {
 		dkms remove loop/"$ver" --all
 	fi
 	[[ -n $dkms_dir ]] && rm -rf "$dkms_dir"
-	if [[ -n $saved_override && ! -e $override ]]; then
-		printf '%s\n' "$saved_override" >"$override"
-	fi
-	if [[ -n $tap_broken ]]; then
-		unload
-		insmod "$LOOP_MODULE"
-	fi
-}
-
-unload_ours() {
-	saved_override=$(cat "$override") || return 1
-	unload || fail "cannot unload loop" || return 1
-	rm -f "$override"
-	loaded && fail "loop still loaded"
-	return 0
+	recover_ours
 }
 
 # make dkms-source: the sources in /usr/src/loop-<version>, with the
@@ -160,13 +116,6 @@ dkms_remove() {
 	expect_eq "modinfo -n loop" "$(stock_path)" "$(modinfo -n loop)" ||
 		return 1
 	rm -rf "$dkms_dir"
-}
-
-restore() {
-	insmod "$LOOP_MODULE" || return 1
-	printf '%s\n' "$saved_override" >"$override" || return 1
-	expect_eq srcversion "$(modinfo -F srcversion "$LOOP_MODULE")" \
-		"$(cat /sys/module/loop/srcversion)"
 }
 
 plan $((7 + ${#kernels[@]}))

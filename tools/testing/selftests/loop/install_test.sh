@@ -18,42 +18,10 @@ kver=$(uname -r)
 kdir=/lib/modules/$kver/build
 installed=/lib/modules/$kver/updates/loop.ko
 docdir=/usr/share/doc/loop
-override=/etc/modprobe.d/loop-under-test.conf
-saved_override=
 main_c=$top/drivers/block/loop/main.c
 
-if [[ $LOOP_STOCK == 1 || -z $LOOP_MODULE ]]; then
-	echo "1..1"
-	echo "ok 1 install # SKIP tests our packaging, not the stock driver"
-	exit 0
-fi
-if [[ $VM_GUEST != 1 ]]; then
-	echo "1..1"
-	echo "ok 1 install # SKIP installs into /lib/modules: runs only in the test VM"
-	exit 0
-fi
-
-loaded() {
-	[[ $(cat /sys/module/loop/initstate 2>/dev/null) == live ]]
-}
-
-# rmmod, retried: udev may still hold a device open for a moment.
-unload() {
-	local i
-
-	settle
-	loaded || return 0
-	for i in $(seq 50); do
-		rmmod loop 2>/dev/null && return 0
-		sleep 0.2
-	done
-	rmmod loop
-}
-
-# The stock module's path, as modinfo reports it.
-stock_path() {
-	ls /lib/modules/"$kver"/kernel/drivers/block/loop.ko* 2>/dev/null | head -n 1
-}
+skip_unless_ours_in_vm install "tests our packaging, not the stock driver" \
+	"installs into /lib/modules: runs only in the test VM"
 
 # The string inside MACRO("...") in main.c.
 source_string() {
@@ -68,22 +36,7 @@ cleanup() {
 			depmod -a "$kver"
 		}
 	fi
-	if [[ -n $saved_override && ! -e $override ]]; then
-		printf '%s\n' "$saved_override" >"$override"
-	fi
-	# After a failure, whatever loop is loaded goes: ours comes back.
-	if [[ -n $tap_broken ]]; then
-		unload
-		insmod "$LOOP_MODULE"
-	fi
-}
-
-unload_ours() {
-	saved_override=$(cat "$override") || return 1
-	unload || fail "cannot unload loop" || return 1
-	rm -f "$override"
-	loaded && fail "loop still loaded"
-	return 0
+	recover_ours
 }
 
 make_install() {
@@ -186,13 +139,6 @@ stock_after_uninstall() {
 	expect_eq srcversion "$(modinfo -F srcversion "$(stock_path)")" \
 		"$(cat /sys/module/loop/srcversion)" || return 1
 	unload
-}
-
-restore() {
-	insmod "$LOOP_MODULE" || return 1
-	printf '%s\n' "$saved_override" >"$override" || return 1
-	expect_eq srcversion "$(modinfo -F srcversion "$LOOP_MODULE")" \
-		"$(cat /sys/module/loop/srcversion)"
 }
 
 plan 8

@@ -31,10 +31,6 @@ param() {
 	cat "/sys/module/loop/parameters/$1" 2>/dev/null
 }
 
-loaded() {
-	[[ $(cat /sys/module/loop/initstate 2>/dev/null) == live ]]
-}
-
 no_control_node() {
 	[[ ! -e /dev/loop-control ]]
 }

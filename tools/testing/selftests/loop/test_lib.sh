@@ -77,3 +77,81 @@ wait_for() {
 test_dir() {
 	echo "${LOOP_TEST_DIR:-/mnt/scratch}"
 }
+
+# ---- Tests that unload, reload or install loop modules ----
+
+# Exit with a single SKIP line unless this run tests our module in the
+# test VM.  skip_unless_ours_in_vm NAME WHY-NOT-STOCK WHY-ONLY-IN-VM
+skip_unless_ours_in_vm() {
+	local why=
+
+	if [[ $LOOP_STOCK == 1 || -z $LOOP_MODULE ]]; then
+		why=$2
+	elif [[ $VM_GUEST != 1 ]]; then
+		why=$3
+	fi
+	[[ -z $why ]] && return 0
+	echo "1..1"
+	echo "ok 1 $1 # SKIP $why"
+	exit 0
+}
+
+# loaded [MODULE]: is MODULE (default loop) live?
+loaded() {
+	[[ $(cat "/sys/module/${1:-loop}/initstate" 2>/dev/null) == live ]]
+}
+
+# unload [MODULE]: rmmod MODULE (default loop), retried: udev may still
+# hold a device open for a moment.
+unload() {
+	local module=${1:-loop} i
+
+	settle
+	loaded "$module" || return 0
+	for i in $(seq 50); do
+		rmmod "$module" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	rmmod "$module"
+}
+
+# The running kernel's own loop module, as modinfo names it.
+stock_path() {
+	ls /lib/modules/"$(uname -r)"/kernel/drivers/block/loop.ko* 2>/dev/null |
+		head -n 1
+}
+
+# scripts/vm-run makes "modprobe loop" insert the module under test
+# through this file.  Tests of an installed module take it away, and
+# put it back, with the module under test, when they are done.
+override=/etc/modprobe.d/loop-under-test.conf
+saved_override=
+
+# A step: the module under test unloaded and modprobe no longer bent.
+unload_ours() {
+	saved_override=$(cat "$override") || return 1
+	unload || fail "cannot unload loop" || return 1
+	rm -f "$override"
+	loaded && fail "loop still loaded"
+	return 0
+}
+
+# The last step: the module under test back, and modprobe bent again.
+restore() {
+	insmod "$LOOP_MODULE" || return 1
+	printf '%s\n' "$saved_override" >"$override" || return 1
+	expect_eq srcversion "$(modinfo -F srcversion "$LOOP_MODULE")" \
+		"$(cat /sys/module/loop/srcversion)"
+}
+
+# For an EXIT trap, after the test's own cleanup: whatever a failure
+# left, the override and the module under test come back.
+recover_ours() {
+	if [[ -n $saved_override && ! -e $override ]]; then
+		printf '%s\n' "$saved_override" >"$override"
+	fi
+	if [[ -n $tap_broken ]]; then
+		unload
+		insmod "$LOOP_MODULE"
+	fi
+}
