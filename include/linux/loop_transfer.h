@@ -15,6 +15,7 @@
 #define _LINUX_LOOP_TRANSFER_H
 
 #include <linux/mm_types.h>
+#include <linux/stringify.h>
 #include <linux/types.h>
 
 #ifndef LO_KEY_SIZE
@@ -63,7 +64,10 @@ struct loop_transfer_state {
  *		overlapping ranges.  Return 0 or -errno (fails the request).
  * @ioctl:	optional; device ioctls the loop driver does not know are
  *		passed here, with I/O to the device quiesced.  Return -EINVAL
- *		for commands it does not know either.
+ *		for commands it does not know either.  @arg is a user pointer
+ *		(widened from 32 bits for compat callers, and nothing else
+ *		translated): what it points to must have one layout on every
+ *		ABI, as struct loop_crypto_key has.
  * @owner:	THIS_MODULE; held while any device uses the transfer.
  *
  * ->init, ->release and ->ioctl may sleep; ->transfer runs in a worker
@@ -84,6 +88,19 @@ struct loop_func_table {
 		     unsigned long arg);
 	struct module *owner;
 };
+
+/*
+ * Put MODULE_ALIAS_LOOP_TRANSFER(number) in a transfer's module, and the
+ * loop driver loads it the first time a device asks for that number.
+ * (A driver built with LOOP_NAME=<name> asks for "<name>-xfer-N".)
+ */
+#ifdef LOOP_ALT_NAME
+#define MODULE_ALIAS_LOOP_TRANSFER(number) \
+	MODULE_ALIAS(LOOP_ALT_NAME "-xfer-" __stringify(number))
+#else
+#define MODULE_ALIAS_LOOP_TRANSFER(number) \
+	MODULE_ALIAS("loop-xfer-" __stringify(number))
+#endif
 
 /* 0, or -EINVAL for a bad table, -EBUSY if the number is taken. */
 int loop_register_transfer(struct loop_func_table *funcs);

@@ -345,6 +345,7 @@ module_exit(cryptoloop_mod_exit);
 
 MODULE_DESCRIPTION("Crypto API transfer for loop devices, in dm-crypt's plain format");
 MODULE_LICENSE("GPL");
+MODULE_ALIAS_LOOP_TRANSFER(LO_CRYPT_CRYPTOAPI);
 #ifdef LOOP_VERSION
 MODULE_VERSION(LOOP_VERSION);
 #endif

@@ -251,6 +251,7 @@ static int loop_configure(struct loop_device *lo, unsigned int mode,
 	file = fget(config->fd);
 	if (!file)
 		return -EBADF;
+	loop_transfer_request(info->lo_encrypt_type);
 
 	/* Nobody may claim the device exclusively while we bind it. */
 	if (!(mode & LOOP_OPEN_EXCL)) {
@@ -435,6 +436,7 @@ static int loop_set_status(struct loop_device *lo,
 	u32 prev;
 	int err;
 
+	loop_transfer_request(info->lo_encrypt_type);
 	err = mutex_lock_killable(&lo->lock);
 	if (err)
 		return err;
@@ -782,7 +784,9 @@ static bool loop_may_configure(unsigned int mode)
 /*
  * Commands we do not know go to the device's transfer, if it takes any,
  * with the permissions of a status change and I/O quiesced (it may change
- * the key).
+ * the key).  -ENOIOCTLCMD when there is no transfer to take them: the
+ * native path turns that into the kernel driver's -EINVAL, the compat path
+ * passes it on (the block layer answers -ENOTTY, as for the stock driver).
  */
 static int loop_transfer_ioctl(struct loop_device *lo, unsigned int mode,
 			       unsigned int cmd, unsigned long arg)
@@ -794,7 +798,7 @@ static int loop_transfer_ioctl(struct loop_device *lo, unsigned int mode,
 	if (err)
 		return err;
 	if (lo->state != LOOP_BOUND || !x->funcs || !x->funcs->ioctl) {
-		err = -EINVAL;
+		err = -ENOIOCTLCMD;
 	} else if (!loop_may_configure(mode) || !loop_transfer_may_change(x)) {
 		err = -EPERM;
 	} else {
@@ -856,8 +860,11 @@ int loop_ioctl(struct block_device *bdev, unsigned int mode, unsigned int cmd,
 		if (!loop_may_configure(mode))
 			return -EPERM;
 		return loop_set_block_size(lo, arg);
-	default:
-		return loop_transfer_ioctl(lo, mode, cmd, arg);
+	default: {
+		int err = loop_transfer_ioctl(lo, mode, cmd, arg);
+
+		return err == -ENOIOCTLCMD ? -EINVAL : err;
+	}
 	}
 }
 
@@ -980,7 +987,13 @@ int loop_compat_ioctl(struct block_device *bdev, unsigned int mode,
 	case LOOP_SET_BLOCK_SIZE:
 		return loop_ioctl(bdev, mode, cmd, arg);
 	default:
-		return -ENOIOCTLCMD;
+		/*
+		 * A transfer's own commands: their argument is a pointer to
+		 * a structure laid out alike on every ABI (loop_transfer.h
+		 * asks that of transfers), so widening the pointer is all.
+		 */
+		return loop_transfer_ioctl(lo, mode, cmd,
+					   (unsigned long)compat_ptr(arg));
 	}
 }
 #endif

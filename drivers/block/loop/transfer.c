@@ -119,6 +119,25 @@ int loop_unregister_transfer(int number)
 EXPORT_SYMBOL_GPL(loop_unregister_transfer);
 
 /*
+ * Load the module of transfer @type if nobody has registered it yet, as a
+ * file system's module is loaded on mount: users need not know that
+ * LO_CRYPT_CRYPTOAPI lives in cryptoloop.ko.  Called without locks held:
+ * modprobe takes its time, and must not wait on a device lock of ours.
+ */
+void loop_transfer_request(u32 type)
+{
+	bool registered;
+
+	if (type == LO_CRYPT_NONE || type >= MAX_LO_CRYPT)
+		return;
+	mutex_lock(&loop_transfers_lock);
+	registered = loop_transfers[type];
+	mutex_unlock(&loop_transfers_lock);
+	if (!registered)
+		request_module(LOOP_NAME "-xfer-%u", type);
+}
+
+/*
  * Build the transfer state that @info asks for into @x (zeroed first).
  * On success @x holds a reference on the transfer's module; release it
  * with loop_transfer_release().

@@ -118,6 +118,37 @@ modinfo_fields() {
 	expect_eq aliases "$want" "$got"
 }
 
+# The first device to ask for LO_CRYPT_CRYPTOAPI loads cryptoloop.ko by
+# its alias: nobody has to know to modprobe it first.
+transfer_autoloads() {
+	local img key dev rc=0
+
+	if [[ -d /sys/module/cryptoloop ]]; then
+		rmmod cryptoloop || fail "cryptoloop is in use" || return 1
+	fi
+	expect_eq "cryptoloop alias" loop-xfer-18 \
+		"$(modinfo -F alias cryptoloop)" || return 1
+	img=$(mktemp "$(test_dir)/autoload.XXXXXX") || return 1
+	key=$img.key
+	truncate -s 4M "$img" && head -c 64 /dev/urandom >"$key" || return 1
+	if dev=$(/usr/sbin/loopxfer attach -e aes-xts-plain64 -k "$key" "$img"); then
+		[[ -d /sys/module/cryptoloop ]] ||
+			fail "$dev bound, but cryptoloop is not loaded" || rc=1
+		/usr/sbin/loopxfer status "$dev" | grep -q aes-xts-plain64 ||
+			fail "$dev: no aes-xts-plain64 in its status" || rc=1
+		/usr/sbin/loopxfer detach "$dev" || rc=1
+		settle
+	else
+		fail "loopxfer attach did not load cryptoloop" || rc=1
+	fi
+	rm -f "$img" "$key"
+	if [[ -d /sys/module/cryptoloop ]]; then
+		wait_for 10 rmmod cryptoloop || fail "cannot unload cryptoloop" ||
+			rc=1
+	fi
+	return $rc
+}
+
 make_uninstall() {
 	unload || fail "cannot unload the installed loop" || return 1
 	make -s -C "$top" KDIR="$kdir" uninstall || return 1
@@ -141,13 +172,14 @@ stock_after_uninstall() {
 	unload
 }
 
-plan 8
+plan 9
 step unload_module_under_test unload_ours
 step make_install make_install
 echo "# make install took ${install_time:-?} s"
 step modinfo_finds_updates_module modinfo_finds_ours
 step modprobe_max_loop_3_loads_ours modprobe_loads_ours
 step modinfo_version_description_author_parms_aliases modinfo_fields
+step transfer_module_loads_on_first_use transfer_autoloads
 step make_uninstall make_uninstall
 step modprobe_loads_stock_after_uninstall stock_after_uninstall
 step restore_module_under_test restore
