@@ -17,13 +17,14 @@ devs=()
 MiB=1048576
 
 cleanup() {
-	local d
+	local i
 
+	# newest first: a device may be backed by a file on an older one
+	for ((i = ${#devs[@]} - 1; i >= 0; i--)); do
+		[[ -n ${devs[i]} ]] && losetup -d "${devs[i]}" 2>/dev/null
+	done
 	mountpoint -q "$mnt" && umount "$mnt"
 	settle
-	for d in "${devs[@]}"; do
-		losetup -d "$d" 2>/dev/null
-	done
 	for d in "$work"/*.img; do
 		losetup -j "$d" 2>/dev/null | cut -d: -f1 | xargs -r -n1 losetup -d
 	done
@@ -424,6 +425,63 @@ discard() {
 	detach "$dev"
 }
 
+# kernel log lines of ours about DEV's backing file system since $1
+fallback_lines() {
+	dmesg | tail -n +"$1" | grep -c "${2#/dev/}: backing file system cannot $3"
+}
+
+# vfat has fallocate() but can neither punch holes nor zero ranges: the
+# first discard fails (and loses nothing), the device stops offering
+# discard and write-zeroes, and says so once.  BLKZEROOUT still works:
+# the block layer writes zero pages once the device offers no offload.
+discard_fallback() {
+	local f=$work/fat.img inner=$mnt/BACKING.BIN want=$work/fat-want
+	local outer sum0 log0 n
+
+	truncate -s $((64 * MiB)) "$f" || return 1
+	attach "$f" || return 1
+	outer=$dev
+	mkfs.vfat "$outer" >/dev/null && mount "$outer" "$mnt" || return 1
+	head -c $((16 * MiB)) /dev/urandom >"$want" || return 1
+	cp "$want" "$inner" || return 1
+	sum0=$(sha256sum <"$inner")
+	log0=$(($(dmesg | wc -l) + 1))
+	attach "$inner" || return 1
+	(($(attr "$dev" queue/discard_max_bytes) > 0)) ||
+		fail "discard not offered to begin with" || return 1
+
+	blkdiscard -o $MiB -l $MiB "$dev" &&
+		fail "discard on vfat succeeded" && return 1
+	expect_eq "file after a failed discard" "$sum0" \
+		"$(sha256sum <"$inner")" || return 1
+	if [[ $LOOP_STOCK != 1 ]]; then
+		check "$dev" queue/discard_max_bytes 0 || return 1
+		blkdiscard -o $MiB -l $MiB "$dev" 2>/dev/null &&
+			fail "discard offered again" && return 1
+		expect_eq "'cannot punch holes' lines" 1 \
+			"$(fallback_lines "$log0" "$dev" "punch holes")" ||
+			return 1
+	fi
+
+	blkdiscard -z -o $MiB -l $MiB "$dev" || return 1
+	blkdiscard -z -o $((4 * MiB)) -l $MiB "$dev" || return 1
+	# what the file must hold now: the old data, zeroes where zeroed
+	for n in 1 4; do
+		dd if=/dev/zero of="$want" bs=$MiB seek=$n count=1 \
+			conv=notrunc status=none || return 1
+	done
+	cmp "$want" "$inner" || fail "backing file: wrong data" || return 1
+	cmp "$want" "$dev" || fail "device: wrong data" || return 1
+	if [[ $LOOP_STOCK != 1 ]]; then
+		check "$dev" queue/write_zeroes_max_bytes 0 || return 1
+		n=$(fallback_lines "$log0" "$dev" "zero ranges")
+		((n <= 1)) || fail "$n 'cannot zero ranges' lines" || return 1
+	fi
+	detach "$dev" || return 1
+	umount "$mnt" || return 1
+	detach "$outer"
+}
+
 nothing_left() {
 	local f
 
@@ -442,7 +500,7 @@ for tool in losetup blockdev sfdisk mkfs.ext4 mkfs.vfat blkdiscard blkid \
 done
 modprobe loop 2>/dev/null
 
-plan 15
+plan 16
 step "setup" setup
 step "losetup -f --show" find_show
 step "losetup -r" read_only
@@ -457,5 +515,6 @@ step "losetup -L" nooverlap
 step "mount -o loop,offset= and by-uuid" mount_offset
 step "mkfs.vfat on a loop device" vfat
 step "blkdiscard and blkdiscard -z" discard
+step "discard on a file system without hole punching" discard_fallback
 step "no loop device left" nothing_left
 tap_status
