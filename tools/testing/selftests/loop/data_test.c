@@ -9,6 +9,7 @@
  * backing file against it.
  */
 #include <stdbool.h>
+#include <sys/wait.h>
 #include <linux/fs.h>
 
 #include "loop_util.h"
@@ -389,6 +390,92 @@ TEST_F(ldata, size_rounds_down_to_whole_units)
 		ASSERT_EQ(expect, bytes);
 		ASSERT_EQ(0, loop_detach_reopen(&d->fd, d->nr, O_RDWR));
 	}
+}
+
+/*
+ * One reader of the whole device, over and over, until @stop has no
+ * writer left: O_DIRECT, so every read goes to the backing file.  Exits
+ * 0, or 1 on a short or failed read, 2 on wrong data, 3 on no read at all.
+ */
+static void reader(int nr, int stop, size_t size, size_t chunk)
+{
+	uint8_t *buf;
+	long rounds = 0;
+	size_t pos;
+	int fd;
+
+	fd = loop_open(nr, O_RDONLY | O_DIRECT);
+	if (fd < 0 || posix_memalign((void **)&buf, 4096, chunk))
+		_exit(1);
+	fcntl(stop, F_SETFL, O_NONBLOCK);
+	while (read(stop, buf, 1) < 0 && errno == EAGAIN) {
+		for (pos = 0; pos < size; pos += chunk) {
+			if (pread_full(fd, buf, chunk, pos) != (ssize_t)chunk)
+				_exit(1);
+			if (pattern_check(buf, chunk, FILE_SEED, pos) >= 0)
+				_exit(2);
+		}
+		rounds++;
+	}
+	_exit(rounds ? 0 : 3);
+}
+
+/*
+ * LOOP_CHANGE_FD between two identical files while readers keep I/O in
+ * flight: every read completes, with the right data, across each switch
+ * (the queue is drained, not failed, while the file changes).
+ */
+TEST_F_TIMEOUT(ldata, change_fd_under_readers, SLOW_TIMEOUT)
+{
+	struct ldev *d = &self->d;
+	static const size_t chunks[] = { 4096, 65536 };
+	char file2[PATH_MAX];
+	int files[2], stop[2], status, i;
+	pid_t pids[ARRAY_SIZE(chunks)];
+	struct loop_config cfg;
+	struct loop_info64 info;
+	struct stat st;
+
+	files[0] = open(d->file, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, files[0]);
+	files[1] = make_backing(file2, sizeof(file2), FILE_SIZE, FILE_SEED);
+	ASSERT_LE(0, files[1]);
+	unlink(file2);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.fd = files[0];
+	cfg.block_size = variant->bs;
+	cfg.info.lo_flags = LO_FLAGS_READ_ONLY;
+	ASSERT_EQ(0, ioctl_err(d->fd, LOOP_CONFIGURE, (unsigned long)&cfg));
+
+	ASSERT_EQ(0, pipe2(stop, O_CLOEXEC));
+	for (i = 0; i < (int)ARRAY_SIZE(chunks); i++) {
+		pids[i] = fork();
+		ASSERT_LE(0, pids[i]);
+		if (!pids[i]) {
+			close(stop[1]);
+			reader(d->nr, stop[0], FILE_SIZE, chunks[i]);
+		}
+	}
+	close(stop[0]);
+
+	for (i = 1; i <= 40; i++) {
+		ASSERT_EQ(0, ioctl_err(d->fd, LOOP_CHANGE_FD, files[i & 1]));
+		ASSERT_EQ(0, loop_get_status64(d->fd, &info));
+		ASSERT_EQ(0, fstat(files[i & 1], &st));
+		ASSERT_EQ((unsigned long long)st.st_ino, info.lo_inode);
+		msleep(20);
+	}
+
+	close(stop[1]);
+	for (i = 0; i < (int)ARRAY_SIZE(chunks); i++) {
+		ASSERT_EQ(pids[i], waitpid(pids[i], &status, 0));
+		EXPECT_TRUE(WIFEXITED(status));
+		EXPECT_EQ(0, WEXITSTATUS(status))
+			TH_LOG("reader of %zu-byte chunks: exit %d", chunks[i],
+			       WEXITSTATUS(status));
+	}
+	close(files[0]);
+	close(files[1]);
 }
 
 TEST_HARNESS_MAIN
