@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <linux/fs.h>
 
 #include "loop_util.h"
@@ -1023,6 +1024,85 @@ TEST_F(loopdev, set_direct_io_unbound_enxio)
 {
 	ASSERT_EQ(-ENXIO, ioctl_err(self->fd, LOOP_SET_DIRECT_IO, 0));
 	ASSERT_EQ(-ENXIO, ioctl_err(self->fd, LOOP_SET_DIRECT_IO, 1));
+}
+
+/* ---- who may change a bound device ---- */
+
+/*
+ * In a child that has become uid 65534 (and so lost every capability):
+ * the calls that change a device need an fd opened for writing.  Returns
+ * 0, or the number of the first check that failed.
+ */
+static int unprivileged_changes(int rofd, int rwfd)
+{
+	struct loop_info64 info;
+	struct loop_info old;
+
+	if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+		return 1;
+	if (loop_get_status64(rofd, &info))
+		return 2;
+	if (ioctl(rofd, LOOP_GET_STATUS, &old))
+		return 3;
+	if (set_status64(rofd, &info) != -EPERM)
+		return 4;
+	if (ioctl_err(rofd, LOOP_SET_STATUS, (unsigned long)&old) != -EPERM)
+		return 5;
+	if (ioctl_err(rofd, LOOP_SET_CAPACITY, 0) != -EPERM)
+		return 6;
+	if (ioctl_err(rofd, LOOP_SET_DIRECT_IO, 0) != -EPERM)
+		return 7;
+	if (ioctl_err(rofd, LOOP_SET_BLOCK_SIZE, 4096) != -EPERM)
+		return 8;
+	/* write access is enough */
+	if (ioctl_err(rwfd, LOOP_SET_CAPACITY, 0))
+		return 9;
+	if (ioctl_err(rwfd, LOOP_SET_BLOCK_SIZE, 1024))
+		return 10;
+	info.lo_offset = 4096;
+	if (set_status64(rwfd, &info))
+		return 11;
+	return 0;
+}
+
+/*
+ * Status changes, LOOP_SET_CAPACITY, LOOP_SET_DIRECT_IO and
+ * LOOP_SET_BLOCK_SIZE need a device opened for writing or CAP_SYS_ADMIN
+ * (EPERM otherwise); reading the status needs neither.  A refused call
+ * changes nothing.
+ */
+TEST_F(loopdev, changes_need_write_access_or_admin)
+{
+	struct loop_info64 before, after;
+	int rofd, status;
+	pid_t pid;
+
+	ASSERT_EQ(0, set_fd(self->fd, self->bfd));
+	rofd = loop_open(self->nr, O_RDONLY);
+	ASSERT_LE(0, rofd);
+	ASSERT_EQ(0, loop_get_status64(self->fd, &before));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(unprivileged_changes(rofd, self->fd));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+
+	/* only what the fd with write access asked for changed */
+	ASSERT_EQ(0, loop_get_status64(self->fd, &after));
+	ASSERT_EQ(4096, after.lo_offset);
+	after.lo_offset = before.lo_offset;
+	ASSERT_EQ(0, memcmp(&before, &after, sizeof(before)));
+	ASSERT_EQ(1024, sysfs_read_ll(self->nr, "queue/logical_block_size"));
+	ASSERT_EQ(SECTORS(BACKING_SIZE - 4096),
+		  sysfs_read_ll(self->nr, "size"));
+
+	/* CAP_SYS_ADMIN needs no write access */
+	ASSERT_EQ(0, ioctl_err(rofd, LOOP_SET_BLOCK_SIZE, 512));
+	ASSERT_EQ(512, sysfs_read_ll(self->nr, "queue/logical_block_size"));
+	close(rofd);
 }
 
 /* ---- LOOP_CHANGE_FD ---- */
