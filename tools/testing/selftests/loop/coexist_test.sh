@@ -206,7 +206,7 @@ unload_both() {
 	unload loop || fail "cannot unload the stock loop"
 }
 
-restore() {
+reinsert_ours() {
 	insmod "$LOOP_MODULE" || return 1
 	expect_eq srcversion "$(modinfo -F srcversion "$LOOP_MODULE")" \
 		"$(cat /sys/module/loop/srcversion)"
@@ -224,5 +224,5 @@ step bind_loop_and_xloop bind_both
 step data_through_both_devices data_through_both
 step detach_both detach_both
 step unload_both unload_both
-step restore_module_under_test restore
+step restore_module_under_test reinsert_ours
 tap_status

@@ -313,7 +313,7 @@ EOF
 }
 
 # rmmod is refused while a device uses the transfer, and works after.
-unload() {
+rmmod_while_in_use() {
 	attach -e aes-cbc-plain -s 128 -k "$key" || return 1
 	if rmmod cryptoloop 2>/dev/null; then
 		fail "cryptoloop unloaded while in use"
@@ -350,5 +350,5 @@ step ext4_opens_through_dm_crypt ext4_through_dm
 step long_key_status_roundtrip_fails_safe long_key_fails_safe
 step wrong_key_reads_garbage_not_errors wrong_key
 step key_ownership_other_user_eperm ownership
-step rmmod_refused_in_use_then_works unload
+step rmmod_refused_in_use_then_works rmmod_while_in_use
 tap_status

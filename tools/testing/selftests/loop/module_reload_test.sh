@@ -22,7 +22,7 @@ cleanup() {
 	settle
 	# After a failure the module may be gone or loaded with odd params.
 	if [[ -n $tap_broken ]]; then
-		unload
+		modprobe_remove
 		modprobe loop
 	fi
 }
@@ -36,7 +36,7 @@ no_control_node() {
 }
 
 # modprobe -r, retried: udev may still have a device open for a moment.
-unload() {
+modprobe_remove() {
 	local i
 
 	settle
@@ -69,7 +69,7 @@ detach() {
 }
 
 unload_unused_module() {
-	unload || fail "modprobe -r loop failed"
+	modprobe_remove || fail "modprobe -r loop failed"
 	loaded && fail "module still loaded"
 	wait_for 5 no_control_node || fail "/dev/loop-control still exists"
 	[[ ! -e /sys/block/loop0 ]] || fail "/sys/block/loop0 still exists"
@@ -118,7 +118,7 @@ bound_module_refuses_unload() {
 
 unload_after_detach() {
 	detach || return 1
-	unload || fail "modprobe -r loop failed after detach"
+	modprobe_remove || fail "modprobe -r loop failed after detach"
 	loaded && fail "module still loaded"
 	return 0
 }
@@ -172,7 +172,7 @@ detach_removes_partitions() {
 
 # max_part is rounded up to (1 << fls(max_part)) - 1.
 max_part_rounds_up() {
-	unload || return 1
+	modprobe_remove || return 1
 	modprobe loop max_part=5 || return 1
 	expect_eq max_part 7 "$(param max_part)" || return 1
 	expect_eq "loop1 dev" 7:8 "$(cat /sys/block/loop1/dev)"
@@ -181,7 +181,7 @@ max_part_rounds_up() {
 reload_default() {
 	local i count
 
-	unload || return 1
+	modprobe_remove || return 1
 	modprobe loop || return 1
 	expect_eq max_part 0 "$(param max_part)" || return 1
 	count=$(default_count)
@@ -204,7 +204,7 @@ open_creates_device() {
 }
 
 final_reload() {
-	unload || return 1
+	modprobe_remove || return 1
 	modprobe loop || return 1
 	loaded
 }
