@@ -102,6 +102,17 @@ static sector_t loop_size(struct loop_device *lo, struct file *file)
 	return round_down(size, bs) >> SECTOR_SHIFT;
 }
 
+/*
+ * Size the device from its backing file and tell udev.  A plain change
+ * event where set_capacity_and_notify() sends none (to or from size 0, or
+ * the same size): the device may show other data now all the same.
+ */
+static void loop_resize(struct loop_device *lo)
+{
+	if (!set_capacity_and_notify(lo->disk, loop_size(lo, lo->backing)))
+		kobject_uevent(&disk_to_dev(lo->disk)->kobj, KOBJ_CHANGE);
+}
+
 /* The limits of an unbound device. */
 static const struct loop_limits loop_unbound_limits = {
 	.block_size	= SECTOR_SIZE,
@@ -132,9 +143,15 @@ static void loop_limits_for(struct loop_device *lo, struct file *file,
 	 * has no such promise (see the admin guide).
 	 */
 	if (S_ISBLK(inode->i_mode)) {
-		l->max_discard_sectors = bdev_max_discard_sectors(under);
+		/*
+		 * A block device punches holes by writing zeroes, without
+		 * falling back to writing zero pages: its write-zeroes limit
+		 * is what it can do for both.
+		 */
+		l->max_discard_sectors = bdev_write_zeroes_sectors(under);
 		l->max_write_zeroes_sectors = bdev_write_zeroes_sectors(under);
-		l->discard_granularity = bdev_discard_granularity(under);
+		l->discard_granularity = bdev_discard_granularity(under) ?:
+					 bdev_physical_block_size(under);
 	} else if (file->f_op->fallocate) {
 		l->max_discard_sectors = UINT_MAX >> SECTOR_SHIFT;
 		l->max_write_zeroes_sectors = UINT_MAX >> SECTOR_SHIFT;
@@ -484,7 +501,7 @@ static int loop_set_status(struct loop_device *lo,
 		    (prev & ~LOOP_SET_STATUS_CLEARABLE_FLAGS);
 
 	if (size_changed)
-		set_capacity_and_notify(lo->disk, loop_size(lo, lo->backing));
+		loop_resize(lo);
 	loop_limits_for(lo, lo->backing, queue_logical_block_size(q), &limits);
 	err = loop_apply_limits(q, &limits);
 	loop_update_dio(lo, lo->use_dio);
@@ -719,7 +736,7 @@ static int loop_set_capacity(struct loop_device *lo)
 	if (err)
 		return err;
 	if (lo->state == LOOP_BOUND)
-		set_capacity_and_notify(lo->disk, loop_size(lo, lo->backing));
+		loop_resize(lo);
 	else
 		err = -ENXIO;
 	mutex_unlock(&lo->lock);
@@ -745,15 +762,26 @@ static int loop_set_direct_io(struct loop_device *lo, unsigned long arg)
 	return err;
 }
 
-static int loop_set_block_size(struct loop_device *lo, unsigned long arg)
+/*
+ * Not under a file system or anybody else holding the device exclusively:
+ * the caller claims it for the change unless it opened it O_EXCL itself
+ * (EBUSY otherwise, as with the kernel's driver).
+ */
+static int loop_set_block_size(struct loop_device *lo, unsigned int mode,
+			       struct block_device *bdev, unsigned long arg)
 {
 	struct request_queue *q = lo->disk->queue;
 	struct loop_limits limits;
 	int err;
 
+	if (!(mode & LOOP_OPEN_EXCL)) {
+		err = loop_claim_bdev(bdev, loop_set_block_size);
+		if (err)
+			return err;
+	}
 	err = mutex_lock_killable(&lo->lock);
 	if (err)
-		return err;
+		goto out_claim;
 	if (lo->state != LOOP_BOUND) {
 		err = -ENXIO;
 		goto out_unlock;
@@ -768,10 +796,13 @@ static int loop_set_block_size(struct loop_device *lo, unsigned long arg)
 	loop_limits_for(lo, lo->backing, arg, &limits);
 	err = loop_apply_limits(q, &limits);
 	loop_update_dio(lo, lo->use_dio);
-	set_capacity_and_notify(lo->disk, loop_size(lo, lo->backing));
+	loop_resize(lo);
 	blk_mq_unfreeze_queue(q);
 out_unlock:
 	mutex_unlock(&lo->lock);
+out_claim:
+	if (!(mode & LOOP_OPEN_EXCL))
+		loop_abort_claim(bdev, loop_set_block_size);
 	return err;
 }
 
@@ -859,7 +890,7 @@ int loop_ioctl(struct block_device *bdev, unsigned int mode, unsigned int cmd,
 	case LOOP_SET_BLOCK_SIZE:
 		if (!loop_may_configure(mode))
 			return -EPERM;
-		return loop_set_block_size(lo, arg);
+		return loop_set_block_size(lo, mode, bdev, arg);
 	default: {
 		int err = loop_transfer_ioctl(lo, mode, cmd, arg);
 

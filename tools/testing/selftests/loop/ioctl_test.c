@@ -345,6 +345,15 @@ TEST_F(loopdev, set_fd_bound_loop_device_stacks)
 	loop_dev_path(path, sizeof(path), self->nr2);
 	assert_backing_file(_metadata, self->nr, path);
 	/*
+	 * A block device punches holes by writing zeroes (no zero-page
+	 * fallback): its write-zeroes limit bounds both.
+	 */
+	ASSERT_LT(0, queue_attr(self->nr2, "write_zeroes_max_bytes"));
+	ASSERT_EQ(queue_attr(self->nr2, "write_zeroes_max_bytes"),
+		  queue_attr(self->nr, "discard_max_bytes"));
+	ASSERT_EQ(queue_attr(self->nr2, "write_zeroes_max_bytes"),
+		  queue_attr(self->nr, "write_zeroes_max_bytes"));
+	/*
 	 * The upper device holds the lower one open, so detaching the lower
 	 * one is deferred (autoclear) rather than refused.
 	 */
@@ -1016,6 +1025,27 @@ TEST_F(loopdev, set_block_size)
 	ASSERT_EQ(-EINVAL, ioctl_err(self->fd, LOOP_SET_BLOCK_SIZE, 1000));
 	ASSERT_EQ(-EINVAL, ioctl_err(self->fd, LOOP_SET_BLOCK_SIZE, 256));
 	ASSERT_EQ(4096, sysfs_read_ll(self->nr, "queue/logical_block_size"));
+	ASSERT_EQ(0, ioctl_err(self->fd, LOOP_SET_BLOCK_SIZE, 1024));
+	ASSERT_EQ(1024, sysfs_read_ll(self->nr, "queue/logical_block_size"));
+}
+
+/*
+ * Not under somebody holding the device exclusively (a mounted file
+ * system, or here an O_EXCL opener): EBUSY, nothing changed; the O_EXCL
+ * holder itself may.
+ */
+TEST_F(loopdev, set_block_size_exclusive_holder_ebusy)
+{
+	int excl;
+
+	ASSERT_EQ(0, set_fd(self->fd, self->bfd));
+	excl = loop_open(self->nr, O_RDWR | O_EXCL);
+	ASSERT_LE(0, excl);
+	ASSERT_EQ(-EBUSY, ioctl_err(self->fd, LOOP_SET_BLOCK_SIZE, 4096));
+	ASSERT_EQ(512, sysfs_read_ll(self->nr, "queue/logical_block_size"));
+	ASSERT_EQ(0, ioctl_err(excl, LOOP_SET_BLOCK_SIZE, 4096));
+	ASSERT_EQ(4096, sysfs_read_ll(self->nr, "queue/logical_block_size"));
+	close(excl);
 	ASSERT_EQ(0, ioctl_err(self->fd, LOOP_SET_BLOCK_SIZE, 1024));
 	ASSERT_EQ(1024, sysfs_read_ll(self->nr, "queue/logical_block_size"));
 }
