@@ -72,6 +72,12 @@ static ssize_t loop_rw_iter_sync(struct loop_device *lo, struct iov_iter *iter,
 	struct kiocb kiocb;
 
 	init_sync_kiocb(&kiocb, lo->backing);
+	/*
+	 * Not how the backing file happened to be opened: O_APPEND would
+	 * send every write to the end of the file, O_DIRECT would override
+	 * use_dio.  O_SYNC and O_DSYNC stay, as their owner asked.
+	 */
+	kiocb.ki_flags &= ~(IOCB_APPEND | IOCB_DIRECT);
 	kiocb.ki_pos = pos;
 	if (lo->use_dio)
 		kiocb.ki_flags |= IOCB_DIRECT;
@@ -251,13 +257,14 @@ static long loop_fallocate(struct loop_device *lo, struct request *rq,
 
 	err = vfs_fallocate(lo->backing, mode | FALLOC_FL_KEEP_SIZE, pos,
 			    blk_rq_bytes(rq));
-	if (err != -EOPNOTSUPP && err != -EINVAL && err != -ENODEV)
+	if (err != -EOPNOTSUPP)
 		return err;
 
 	/*
-	 * The backing file system cannot do it (the ways of saying so
-	 * vary).  We offered it hoping it could: stop offering, so that the
-	 * block layer falls back (write-zeroes) or users stop asking.
+	 * The backing file system cannot do it.  We offered it hoping it
+	 * could: stop offering, so that the block layer falls back
+	 * (write-zeroes) or users stop asking.  Not on -EINVAL: that can be
+	 * one request's alignment, not the file system's inability.
 	 */
 	loop_stop_advertising(lo->disk->queue, op);
 	if (!test_and_set_bit(bit, &lo->warned))
@@ -271,6 +278,15 @@ static long loop_execute(struct loop_device *lo, struct loop_cmd *cmd,
 			 struct request *rq)
 {
 	loff_t pos = ((loff_t)blk_rq_pos(rq) << SECTOR_SHIFT) + lo->offset;
+
+	/*
+	 * The block layer only warns about writes to a read-only disk, and
+	 * lets them through: in-kernel writers would reach a backing file
+	 * that was handed to us read-only.
+	 */
+	if (unlikely(op_is_write(req_op(rq)) &&
+		     (lo->flags & LO_FLAGS_READ_ONLY)))
+		return -EIO;
 
 	switch (req_op(rq)) {
 	case REQ_OP_READ:

@@ -393,6 +393,49 @@ TEST_F(ldata, size_rounds_down_to_whole_units)
 }
 
 /*
+ * The flags the backing file was opened with are not ours to inherit:
+ * through an O_APPEND fd, writes still land at their own offset (not at
+ * the end of the file), and an O_DIRECT fd on a device without direct
+ * I/O (an offset no direct I/O could use) still gets buffered I/O.  The
+ * stock driver inherits both.
+ */
+TEST_F_TIMEOUT(ldata, backing_open_flags_not_inherited, SLOW_TIMEOUT)
+{
+	struct ldev *d = &self->d;
+	static const int flags[] = { O_APPEND, O_DIRECT, O_APPEND | O_DIRECT };
+	struct loop_info64 info;
+	unsigned int i;
+	int plain = d->bfd;
+
+	if (stock_driver())
+		SKIP(return, "the stock driver inherits O_APPEND and O_DIRECT");
+	for (i = 0; i < ARRAY_SIZE(flags); i++) {
+		/* bound through a flagged fd; checked through the plain one */
+		d->bfd = open(d->file, O_RDWR | O_CLOEXEC | flags[i]);
+		ASSERT_LE(0, d->bfd);
+		loop_bind(_metadata, d, variant->bs, 100, 0);
+		close(d->bfd);
+		d->bfd = plain;
+		ASSERT_EQ(0, loop_get_status64(d->fd, &info));
+		ASSERT_EQ(0, info.lo_flags & LO_FLAGS_DIRECT_IO);
+		dev_write(_metadata, d, false, 4096, 65536, 30 + i);
+		dev_write(_metadata, d, true, MIB, 2 * 65536, 40 + i);
+		verify(_metadata, d);
+		ASSERT_EQ(FILE_SIZE, lseek(d->bfd, 0, SEEK_END));
+		/* the next round's model starts from the pattern again */
+		pattern_fill(d->model, d->size, FILE_SEED, d->offset);
+		ASSERT_EQ((ssize_t)d->size, pwrite_full(d->fd, d->model,
+							d->size, 0));
+		ASSERT_EQ(0, fsync(d->fd));
+		close(d->dfd);
+		d->dfd = -1;
+		free(d->model);
+		d->model = NULL;
+		ASSERT_EQ(0, loop_detach_reopen(&d->fd, d->nr, O_RDWR));
+	}
+}
+
+/*
  * One reader of the whole device, over and over, until @stop has no
  * writer left: O_DIRECT, so every read goes to the backing file.  Exits
  * 0, or 1 on a short or failed read, 2 on wrong data, 3 on no read at all.
