@@ -69,9 +69,10 @@ detach() {
 }
 
 unload_unused_module() {
-	modprobe_remove || fail "modprobe -r loop failed"
-	loaded && fail "module still loaded"
-	wait_for 5 no_control_node || fail "/dev/loop-control still exists"
+	modprobe_remove || fail "modprobe -r loop failed" || return 1
+	! loaded || fail "module still loaded" || return 1
+	wait_for 5 no_control_node || fail "/dev/loop-control still exists" ||
+		return 1
 	[[ ! -e /sys/block/loop0 ]] || fail "/sys/block/loop0 still exists"
 }
 
@@ -118,9 +119,9 @@ bound_module_refuses_unload() {
 
 unload_after_detach() {
 	detach || return 1
-	modprobe_remove || fail "modprobe -r loop failed after detach"
-	loaded && fail "module still loaded"
-	return 0
+	modprobe_remove || fail "modprobe -r loop failed after detach" ||
+		return 1
+	! loaded || fail "module still loaded"
 }
 
 load_max_part_3() {

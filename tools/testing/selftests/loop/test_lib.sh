@@ -31,9 +31,11 @@ step() {
 		echo "ok $tap_n $name # SKIP after failure of $tap_broken"
 		return
 	fi
+	tap_step_failed=
 	"$@" >"$tap_out" 2>&1 </dev/null
 	rc=$?
-	if ((rc == 0)); then
+	# a fail() anywhere in the step counts, whatever the step returned
+	if ((rc == 0)) && [[ -z $tap_step_failed ]]; then
 		echo "ok $tap_n $name"
 	else
 		echo "not ok $tap_n $name"
@@ -48,8 +50,10 @@ tap_status() {
 	return $tap_failed
 }
 
+# fail MESSAGE: say why, and fail the current step (see step()).
 fail() {
 	echo "$*"
+	tap_step_failed=1
 	return 1
 }
 
@@ -132,8 +136,7 @@ unload_ours() {
 	saved_override=$(cat "$override") || return 1
 	unload || fail "cannot unload loop" || return 1
 	rm -f "$override"
-	loaded && fail "loop still loaded"
-	return 0
+	! loaded || fail "loop still loaded"
 }
 
 # The last step: the module under test back, and modprobe bent again.
