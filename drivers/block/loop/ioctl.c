@@ -77,12 +77,16 @@ static int loop_check_backing(struct loop_device *lo, struct file *file)
 	return err;
 }
 
-/* Checks shared by every ioctl that takes a struct loop_info64. */
+/*
+ * Checks shared by every ioctl that takes a struct loop_info64, in the
+ * kernel driver's order: the transfer (one nobody registered is as
+ * invalid as a made-up number) before the overflows.
+ */
 static int loop_check_info(const struct loop_info64 *info)
 {
 	if (info->lo_encrypt_key_size > LO_KEY_SIZE)
 		return -EINVAL;
-	if (info->lo_encrypt_type >= MAX_LO_CRYPT)
+	if (!loop_transfer_known(info->lo_encrypt_type))
 		return -EINVAL;
 	if (info->lo_offset > LLONG_MAX || info->lo_sizelimit > LLONG_MAX)
 		return -EOVERFLOW;
@@ -122,7 +126,7 @@ static const struct loop_limits loop_unbound_limits = {
 /*
  * The queue limits for @file with block size @bs.  Discard and
  * write-zeroes: a regular file does them with fallocate, a block device
- * passes them down, a read-only device does neither.
+ * passes them down.
  */
 static void loop_limits_for(struct loop_device *lo, struct file *file,
 			    unsigned int bs, struct loop_limits *l)
@@ -135,12 +139,13 @@ static void loop_limits_for(struct loop_device *lo, struct file *file,
 	l->block_size = bs;
 	l->write_cache = writable && file->f_op->fsync;
 	l->rotational = !under || !bdev_nonrot(under);
-	if (!writable)
-		return;
 	/*
-	 * Zeroes punched into the file would not read back as zeroes through
-	 * a transfer: let the block layer write real ones instead.  Discard
-	 * has no such promise (see the admin guide).
+	 * Offered on read-only bindings too, as by the kernel's driver: the
+	 * block layer then refuses with EPERM, which says why.
+	 *
+	 * Zeroes punched into the file would not read back as zeroes
+	 * through a transfer: let the block layer write real ones instead.
+	 * Discard has no such promise (see the admin guide).
 	 */
 	if (S_ISBLK(inode->i_mode)) {
 		/*

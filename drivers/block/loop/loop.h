@@ -150,6 +150,7 @@ bool loop_can_direct_io(struct file *file, loff_t offset,
 int loop_transfer_init(void);
 void loop_transfer_exit(void);
 void loop_transfer_request(u32 type);
+bool loop_transfer_known(u32 type);
 int loop_transfer_prepare(const struct loop_info64 *info, struct loop_xfer *x);
 void loop_transfer_release(struct loop_xfer *x);
 void loop_drop_transfer(struct loop_device *lo,

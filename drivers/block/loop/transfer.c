@@ -126,15 +126,27 @@ EXPORT_SYMBOL_GPL(loop_unregister_transfer);
  */
 void loop_transfer_request(u32 type)
 {
-	bool registered;
-
-	if (type == LO_CRYPT_NONE || type >= MAX_LO_CRYPT)
-		return;
-	mutex_lock(&loop_transfers_lock);
-	registered = loop_transfers[type];
-	mutex_unlock(&loop_transfers_lock);
-	if (!registered)
+	if (type != LO_CRYPT_NONE && type < MAX_LO_CRYPT &&
+	    !loop_transfer_known(type))
 		request_module(LOOP_NAME "-xfer-%u", type);
+}
+
+/*
+ * Is @type LO_CRYPT_NONE or a registered transfer?  An early answer for
+ * argument checks; loop_transfer_prepare() has the binding one.
+ */
+bool loop_transfer_known(u32 type)
+{
+	bool known;
+
+	if (type == LO_CRYPT_NONE)
+		return true;
+	if (type >= MAX_LO_CRYPT)
+		return false;
+	mutex_lock(&loop_transfers_lock);
+	known = loop_transfers[type];
+	mutex_unlock(&loop_transfers_lock);
+	return known;
 }
 
 /*
