@@ -78,7 +78,11 @@ static inline int loop_bdops_compat_ioctl(struct block_device *bdev,
 static inline struct gendisk *loop_alloc_disk(struct blk_mq_tag_set *set,
 					      void *queuedata)
 {
-	struct queue_limits lim = { .max_hw_sectors = LOOP_MAX_HW_SECTORS };
+	/* Rotational until bound, as after a detach, and as on 6.1. */
+	struct queue_limits lim = {
+		.max_hw_sectors	= LOOP_MAX_HW_SECTORS,
+		.features	= BLK_FEAT_ROTATIONAL,
+	};
 
 	return blk_mq_alloc_disk(set, &lim, queuedata);
 }

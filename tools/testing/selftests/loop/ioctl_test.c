@@ -1234,6 +1234,11 @@ TEST_F(loopdev, ctl_add_creates_usable_device)
 	self->fd2 = loop_open(self->nr2, O_RDWR);
 	ASSERT_LE(0, self->fd2);
 	assert_unbound(_metadata, self->fd2, self->nr2);
+	/* the unbound limits; 6.12's driver starts non-rotational */
+	if (!stock_driver() || !kernel_at_least(6, 12))
+		ASSERT_EQ(1, queue_attr(self->nr2, "rotational"));
+	ASSERT_EQ(512, queue_attr(self->nr2, "logical_block_size"));
+	ASSERT_EQ(0, queue_attr(self->nr2, "discard_max_bytes"));
 	ASSERT_EQ(0, set_fd(self->fd2, self->bfd));
 	ASSERT_EQ(0, loop_get_status64(self->fd2, &info));
 	ASSERT_EQ(TEST_NR2, info.lo_number);
