@@ -226,19 +226,6 @@ FIXTURE_SETUP(hostile)
 	ASSERT_EQ(0, self->base2.size);
 }
 
-static void detach_and_remove(int ctl, int nr, int *fd)
-{
-	if (*fd >= 0) {
-		ioctl(*fd, LOOP_CLR_FD, 0);
-		close(*fd);
-		*fd = -1;
-	}
-	if (nr >= 0) {
-		loop_force_detach(nr);
-		ctl_remove_retry(ctl, nr);
-	}
-}
-
 FIXTURE_TEARDOWN(hostile)
 {
 	int i;
@@ -2055,20 +2042,6 @@ TEST_F(hostile, blkbszset_invalid)
 }
 
 /* ---- without CAP_SYS_ADMIN ---- */
-
-static int drop_cap_sys_admin(void)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
-
-	if (syscall(SYS_capget, &hdr, data))
-		return -errno;
-	data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &=
-		~CAP_TO_MASK(CAP_SYS_ADMIN);
-	return syscall(SYS_capset, &hdr, data) ? -errno : 0;
-}
 
 /*
  * Through a read-only open and without CAP_SYS_ADMIN: the loop setters

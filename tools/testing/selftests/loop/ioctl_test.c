@@ -54,19 +54,6 @@ FIXTURE_SETUP(loopdev)
 				       strerror(-self->bfd));
 }
 
-static void detach_and_remove(int ctl, int nr, int *fd)
-{
-	if (*fd >= 0) {
-		ioctl(*fd, LOOP_CLR_FD, 0);
-		close(*fd);
-		*fd = -1;
-	}
-	if (nr >= 0) {
-		loop_force_detach(nr);
-		ctl_remove_retry(ctl, nr);
-	}
-}
-
 FIXTURE_TEARDOWN(loopdev)
 {
 	/* Stacked devices: the upper one (ours) must go first. */

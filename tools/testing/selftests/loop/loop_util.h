@@ -21,8 +21,10 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/utsname.h>
+#include <linux/capability.h>
 #include <linux/loop.h>
 
 #define LOOP_CONTROL		"/dev/loop-control"
@@ -325,6 +327,35 @@ static inline int ctl_remove_retry(int ctl, int nr)
 		msleep(50);
 	}
 	return ret;
+}
+
+/* Detach loopN (through *@fd if open, then however it takes) and remove it. */
+static inline void detach_and_remove(int ctl, int nr, int *fd)
+{
+	if (*fd >= 0) {
+		ioctl(*fd, LOOP_CLR_FD, 0);
+		close(*fd);
+		*fd = -1;
+	}
+	if (nr >= 0) {
+		loop_force_detach(nr);
+		ctl_remove_retry(ctl, nr);
+	}
+}
+
+/* Drop CAP_SYS_ADMIN from the effective set of this (child) process. */
+static inline int drop_cap_sys_admin(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &=
+		~CAP_TO_MASK(CAP_SYS_ADMIN);
+	return syscall(SYS_capset, &hdr, data) ? -errno : 0;
 }
 
 /* Create loopN, first removing a leftover of a crashed earlier run. */

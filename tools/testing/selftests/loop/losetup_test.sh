@@ -17,19 +17,7 @@ devs=()
 MiB=1048576
 
 cleanup() {
-	local i
-
-	# newest first: a device may be backed by a file on an older one
-	for ((i = ${#devs[@]} - 1; i >= 0; i--)); do
-		[[ -n ${devs[i]} ]] && losetup -d "${devs[i]}" 2>/dev/null
-	done
-	mountpoint -q "$mnt" && umount "$mnt"
-	settle
-	for d in "$work"/*.img; do
-		losetup -j "$d" 2>/dev/null | cut -d: -f1 | xargs -r -n1 losetup -d
-	done
-	settle
-	rm -rf "$work"
+	release_all "$mnt" "$work" "${devs[@]}"
 }
 
 # attr DEV ATTR: /sys/block/loopN/ATTR

@@ -82,6 +82,27 @@ test_dir() {
 	echo "${LOOP_TEST_DIR:-/mnt/scratch}"
 }
 
+# release_all MOUNTPOINT WORKDIR DEV...: what a scenario test leaves
+# behind, gone.  DEVs are detached newest first (one may be backed by a
+# file on an older one, even on MOUNTPOINT), then MOUNTPOINT unmounted,
+# then any device still backed by WORKDIR/*.img detached and WORKDIR
+# removed.
+release_all() {
+	local mnt=$1 work=$2 i f
+
+	shift 2
+	for ((i = $#; i >= 1; i--)); do
+		[[ -n ${!i} ]] && losetup -d "${!i}" 2>/dev/null
+	done
+	mountpoint -q "$mnt" && umount "$mnt"
+	settle
+	for f in "$work"/*.img; do
+		losetup -j "$f" 2>/dev/null | cut -d: -f1 | xargs -r -n1 losetup -d
+	done
+	settle
+	rm -rf "$work"
+}
+
 # ---- Tests that unload, reload or install loop modules ----
 
 # Exit with a single SKIP line unless this run tests our module in the

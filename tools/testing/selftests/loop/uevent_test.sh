@@ -66,19 +66,8 @@ record_kill() {
 }
 
 cleanup() {
-	local d
-
 	record_kill
-	mountpoint -q "$mnt" && umount "$mnt"
-	settle
-	for d in "${devs[@]}"; do
-		losetup -d "$d" 2>/dev/null
-	done
-	for d in "$work"/*.img; do
-		losetup -j "$d" 2>/dev/null | cut -d: -f1 | xargs -r -n1 losetup -d
-	done
-	settle
-	rm -rf "$work"
+	release_all "$mnt" "$work" "${devs[@]}"
 }
 
 # ---- Recording kernel uevents ----

@@ -294,21 +294,6 @@ TEST_F(xfer, bad_transfers_einval)
 	ASSERT_EQ(0, memcmp(info.lo_encrypt_key, key_b, 3));
 }
 
-/* Drop CAP_SYS_ADMIN from the effective set of this (child) process. */
-static int drop_sys_admin(void)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
-
-	if (syscall(SYS_capget, &hdr, data))
-		return -errno;
-	data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &=
-		~CAP_TO_MASK(CAP_SYS_ADMIN);
-	return syscall(SYS_capset, &hdr, data) ? -errno : 0;
-}
-
 /* Child exit codes of the status check. */
 enum { CHILD_OK, CHILD_CAPSET, CHILD_GET, CHILD_TYPE, CHILD_KEY, CHILD_UID };
 
@@ -321,7 +306,7 @@ static int child_status_without_key(int fd, bool change_uid)
 	if (change_uid) {
 		if (setresuid(NOBODY_UID, NOBODY_UID, NOBODY_UID))
 			return CHILD_UID;
-	} else if (drop_sys_admin()) {
+	} else if (drop_cap_sys_admin()) {
 		return CHILD_CAPSET;
 	}
 	if (loop_get_status64(fd, &info))
