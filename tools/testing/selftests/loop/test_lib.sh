@@ -103,6 +103,16 @@ release_all() {
 	rm -rf "$work"
 }
 
+# none_backed_by WORKDIR: no device left bound to any WORKDIR/*.img.
+none_backed_by() {
+	local f
+
+	settle
+	for f in "$1"/*.img; do
+		expect_eq "losetup -j $f" "" "$(losetup -j "$f")" || return 1
+	done
+}
+
 # ---- Tests that unload, reload or install loop modules ----
 
 # Exit with a single SKIP line unless this run tests our module in the

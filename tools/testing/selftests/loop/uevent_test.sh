@@ -335,7 +335,7 @@ detach_uevent() {
 }
 
 partscan_uevents() {
-	local next n i
+	local next n i adds removes
 
 	next=$(losetup -f) || return 1
 	record_start partscan "$next" || return 1
@@ -345,11 +345,18 @@ partscan_uevents() {
 		fail "${n}p3 missing in sysfs" || return 1
 	record_stop "$dev" || return 1
 	expect_events "change of $n" 1 99 "change $n( .*)?" || return 1
+	# One scan by the driver.  udev may scan once more (BLKRRPART when
+	# losetup closes its writable fd, if its inotify watch on the node is
+	# already set): each partition is then removed and added again.
 	for i in 1 2 3; do
-		expect_events "add of ${n}p$i" 1 1 "add ${n}p$i" || return 1
+		adds=$(grep -Ecx "add ${n}p$i" "$ev")
+		removes=$(grep -Ecx "remove ${n}p$i" "$ev")
+		((adds >= 1 && adds <= 2 && removes == adds - 1)) ||
+			fail "${n}p$i: $adds add and $removes remove uevents" ||
+			return 1
 	done
-	expect_events "adds" 3 3 "add .*" || return 1
-	no_events "remove" "remove .*" || return 1
+	expect_events "adds" 3 6 "add .*" || return 1
+	expect_events "removes" 0 3 "remove .*" || return 1
 	settle
 	for i in 1 2 3; do
 		wait_for 10 test -b "/dev/${n}p$i" ||
@@ -471,14 +478,6 @@ grow_from_empty() {
 	detach "$dev"
 }
 
-nothing_left() {
-	local f
-
-	settle
-	for f in "$work"/*.img; do
-		expect_eq "losetup -j $f" "" "$(losetup -j "$f")" || return 1
-	done
-}
 
 for tool in losetup udevadm blockdev sfdisk mkfs.ext4 fsck.ext4 mkfs.vfat \
 	    fsck.vfat findmnt cmp; do
@@ -507,5 +506,5 @@ step "detach: remove uevents for p1..p3, links gone" detach_partitions
 step "attach again: links, data, fsck" reattach
 step "losetup -c on a device grown from empty: change uevent" \
 	grow_from_empty
-step "no loop device left" nothing_left
+step "no loop device left" none_backed_by "$work"
 tap_status
