@@ -126,8 +126,7 @@ EXPORT_SYMBOL_GPL(loop_unregister_transfer);
  */
 void loop_transfer_request(u32 type)
 {
-	if (type != LO_CRYPT_NONE && type < MAX_LO_CRYPT &&
-	    !loop_transfer_known(type))
+	if (type < MAX_LO_CRYPT && !loop_transfer_known(type))
 		request_module(LOOP_NAME "-xfer-%u", type);
 }
 
