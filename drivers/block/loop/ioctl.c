@@ -117,55 +117,6 @@ static void loop_resize(struct loop_device *lo)
 		kobject_uevent(&disk_to_dev(lo->disk)->kobj, KOBJ_CHANGE);
 }
 
-/* The limits of an unbound device. */
-static const struct loop_limits loop_unbound_limits = {
-	.block_size	= SECTOR_SIZE,
-	.rotational	= true,
-};
-
-/*
- * The queue limits for @file with block size @bs.  Discard and
- * write-zeroes: a regular file does them with fallocate, a block device
- * passes them down.
- */
-static void loop_limits_for(struct loop_device *lo, struct file *file,
-			    unsigned int bs, struct loop_limits *l)
-{
-	struct inode *inode = file->f_mapping->host;
-	struct block_device *under = loop_backing_bdev(file);
-	bool writable = !(lo->flags & LO_FLAGS_READ_ONLY);
-
-	*l = loop_unbound_limits;
-	l->block_size = bs;
-	l->write_cache = writable && file->f_op->fsync;
-	l->rotational = !under || !bdev_nonrot(under);
-	/*
-	 * Offered on read-only bindings too, as by the kernel's driver: the
-	 * block layer then refuses with EPERM, which says why.
-	 *
-	 * Zeroes punched into the file would not read back as zeroes
-	 * through a transfer: let the block layer write real ones instead.
-	 * Discard has no such promise (see the admin guide).
-	 */
-	if (S_ISBLK(inode->i_mode)) {
-		/*
-		 * A block device punches holes by writing zeroes, without
-		 * falling back to writing zero pages: its write-zeroes limit
-		 * is what it can do for both.
-		 */
-		l->max_discard_sectors = bdev_write_zeroes_sectors(under);
-		l->max_write_zeroes_sectors = bdev_write_zeroes_sectors(under);
-		l->discard_granularity = bdev_discard_granularity(under) ?:
-					 bdev_physical_block_size(under);
-	} else if (file->f_op->fallocate) {
-		l->max_discard_sectors = UINT_MAX >> SECTOR_SHIFT;
-		l->max_write_zeroes_sectors = UINT_MAX >> SECTOR_SHIFT;
-		l->discard_granularity = inode->i_sb->s_blocksize;
-	}
-	if (lo->xfer.funcs)
-		l->max_write_zeroes_sectors = 0;
-}
-
 /*
  * Decide whether direct I/O is in effect after a change of file, offset or
  * block size.  Returns true when the caller asked for it and it is
@@ -215,7 +166,7 @@ static int loop_attach(struct loop_device *lo, struct file *file,
 
 	/* One change uevent when all is done, not one per step. */
 	dev_set_uevent_suppress(disk_to_dev(disk), 1);
-	loop_media_changed(disk);
+	compat_media_changed(disk);
 	set_disk_ro(disk, lo->flags & LO_FLAGS_READ_ONLY);
 
 	lo->backing = file;
@@ -277,7 +228,7 @@ static int loop_configure(struct loop_device *lo, unsigned int mode,
 
 	/* Nobody may claim the device exclusively while we bind it. */
 	if (!(mode & LOOP_OPEN_EXCL)) {
-		err = loop_claim_bdev(bdev, loop_configure);
+		err = compat_prepare_to_claim(bdev, loop_configure);
 		if (err)
 			goto out_put;
 	}
@@ -346,7 +297,7 @@ static int loop_configure(struct loop_device *lo, unsigned int mode,
 	if (partscan)
 		loop_rescan_partitions(lo);
 	if (!(mode & LOOP_OPEN_EXCL))
-		loop_abort_claim(bdev, loop_configure);
+		bd_abort_claiming(bdev, loop_configure);
 	return 0;	/* the device keeps the file reference */
 
 out_release_xfer:
@@ -358,7 +309,7 @@ out_bind_unlock:
 	mutex_unlock(&loop_bind_lock);
 out_claim:
 	if (!(mode & LOOP_OPEN_EXCL))
-		loop_abort_claim(bdev, loop_configure);
+		bd_abort_claiming(bdev, loop_configure);
 out_put:
 	fput(file);
 	return err;
@@ -396,7 +347,7 @@ void loop_unbind(struct loop_device *lo)
 	mutex_unlock(&lo->lock);
 	blk_mq_unfreeze_queue(q);
 
-	loop_media_changed(disk);
+	compat_media_changed(disk);
 	kobject_uevent(&disk_to_dev(disk)->kobj, KOBJ_CHANGE);
 
 	/* Drop the partitions: the next binding must not see stale ones. */
@@ -706,7 +657,7 @@ static int loop_change_fd(struct loop_device *lo, struct block_device *bdev,
 	    loop_size(lo, file) != get_capacity(lo->disk))
 		goto out_unlock;
 
-	loop_media_changed(lo->disk);
+	compat_media_changed(lo->disk);
 	blk_mq_freeze_queue(lo->disk->queue);
 	mapping_set_gfp_mask(old->f_mapping, lo->saved_gfp_mask);
 	lo->backing = file;
@@ -780,7 +731,7 @@ static int loop_set_block_size(struct loop_device *lo, unsigned int mode,
 	int err;
 
 	if (!(mode & LOOP_OPEN_EXCL)) {
-		err = loop_claim_bdev(bdev, loop_set_block_size);
+		err = compat_prepare_to_claim(bdev, loop_set_block_size);
 		if (err)
 			return err;
 	}
@@ -807,7 +758,7 @@ out_unlock:
 	mutex_unlock(&lo->lock);
 out_claim:
 	if (!(mode & LOOP_OPEN_EXCL))
-		loop_abort_claim(bdev, loop_set_block_size);
+		bd_abort_claiming(bdev, loop_set_block_size);
 	return err;
 }
 

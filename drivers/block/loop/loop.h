@@ -8,7 +8,8 @@
  *   io.c     blk-mq queue, worker threads, backing file I/O
  *   transfer.c  transfer registry, XOR, a device's transfer state
  *   sysfs.c  /sys/block/loopN/loop/
- *   compat.c kernel-version differences too big for compat.h
+ *   limits.c queue limits a binding offers, applied to the request queue
+ *   compat.h kernel-version shims (a leaf: knows nothing of this driver)
  */
 #ifndef _DRIVERS_BLOCK_LOOP_H
 #define _DRIVERS_BLOCK_LOOP_H
@@ -41,6 +42,23 @@
 #define LOOP_FIXED_MAJOR	LOOP_MAJOR
 #define LOOP_CONTROL_MINOR	LOOP_CTRL_MINOR
 #endif
+
+/* How the device was opened, as ioctls need to know it. */
+#define LOOP_OPEN_WRITE		0x1
+#define LOOP_OPEN_EXCL		0x2
+
+/* The largest request we take: big enough for efficient file I/O. */
+#define LOOP_MAX_HW_SECTORS	2560u
+
+/* What a binding asks of its request queue; applied by loop_apply_limits(). */
+struct loop_limits {
+	unsigned int	block_size;	/* logical = physical = io_min */
+	unsigned int	max_discard_sectors;
+	unsigned int	max_write_zeroes_sectors;
+	unsigned int	discard_granularity;
+	bool		write_cache;	/* flushes and FUA reach us */
+	bool		rotational;
+};
 
 /*
  * Life cycle of a device.  Only the transitions below exist:
@@ -136,8 +154,12 @@ extern unsigned int loop_nr_workers;
 extern unsigned int loop_queue_depth;
 extern const struct block_device_operations loop_fops;
 
-/* ioctl.c (and loop_ioctl, loop_compat_ioctl in compat.h) */
+/* ioctl.c; @mode is LOOP_OPEN_* */
 void loop_unbind(struct loop_device *lo);
+int loop_ioctl(struct block_device *bdev, unsigned int mode, unsigned int cmd,
+	       unsigned long arg);
+int loop_compat_ioctl(struct block_device *bdev, unsigned int mode,
+		      unsigned int cmd, unsigned long arg);
 
 /* io.c */
 extern const struct blk_mq_ops loop_mq_ops;
@@ -159,6 +181,13 @@ void loop_transfer_report(const struct loop_xfer *x, struct loop_info64 *info);
 bool loop_transfer_may_change(const struct loop_xfer *x);
 int loop_transfer_pool_create(struct loop_device *lo, unsigned int workers);
 void loop_transfer_pool_destroy(struct loop_device *lo);
+
+/* limits.c */
+extern const struct loop_limits loop_unbound_limits;
+void loop_limits_for(struct loop_device *lo, struct file *file,
+		     unsigned int bs, struct loop_limits *l);
+int loop_apply_limits(struct request_queue *q, const struct loop_limits *l);
+void loop_stop_advertising(struct request_queue *q, enum req_op op);
 
 /* sysfs.c */
 int loop_sysfs_add(struct loop_device *lo);

@@ -125,7 +125,7 @@ static int loop_max_devices(void)
 	return 1 << (MINORBITS - loop_part_shift);
 }
 
-int loop_open(struct gendisk *disk)
+static int loop_open(struct gendisk *disk)
 {
 	struct loop_device *lo = loop_from_disk(disk);
 	int err;
@@ -140,7 +140,7 @@ int loop_open(struct gendisk *disk)
 	return err;
 }
 
-void loop_release(struct gendisk *disk)
+static void loop_release(struct gendisk *disk)
 {
 	struct loop_device *lo = loop_from_disk(disk);
 	bool unbind;
@@ -167,6 +167,64 @@ static void lo_free_disk(struct gendisk *disk)
 	mutex_destroy(&lo->lock);
 	kfree(lo);
 }
+
+/*
+ * The block layer's side of open, release and ioctl, whose signatures
+ * changed in 6.5 and 6.9: only what we use is passed on, and the open
+ * mode as LOOP_OPEN_* bits.
+ */
+#define loop_open_mode(mode) \
+	compat_open_mode(mode, LOOP_OPEN_WRITE, LOOP_OPEN_EXCL)
+
+#ifdef LOOP_QUEUE_LIMITS_API
+static int loop_bdops_open(struct gendisk *disk, blk_mode_t mode)
+{
+	return loop_open(disk);
+}
+
+static void loop_bdops_release(struct gendisk *disk)
+{
+	loop_release(disk);
+}
+
+static int loop_bdops_ioctl(struct block_device *bdev, blk_mode_t mode,
+			    unsigned int cmd, unsigned long arg)
+{
+	return loop_ioctl(bdev, loop_open_mode(mode), cmd, arg);
+}
+
+static int __maybe_unused loop_bdops_compat_ioctl(struct block_device *bdev,
+						  blk_mode_t mode,
+						  unsigned int cmd,
+						  unsigned long arg)
+{
+	return loop_compat_ioctl(bdev, loop_open_mode(mode), cmd, arg);
+}
+#else
+static int loop_bdops_open(struct block_device *bdev, fmode_t mode)
+{
+	return loop_open(bdev->bd_disk);
+}
+
+static void loop_bdops_release(struct gendisk *disk, fmode_t mode)
+{
+	loop_release(disk);
+}
+
+static int loop_bdops_ioctl(struct block_device *bdev, fmode_t mode,
+			    unsigned int cmd, unsigned long arg)
+{
+	return loop_ioctl(bdev, loop_open_mode(mode), cmd, arg);
+}
+
+static int __maybe_unused loop_bdops_compat_ioctl(struct block_device *bdev,
+						  fmode_t mode,
+						  unsigned int cmd,
+						  unsigned long arg)
+{
+	return loop_compat_ioctl(bdev, loop_open_mode(mode), cmd, arg);
+}
+#endif
 
 const struct block_device_operations loop_fops = {
 	.owner		= THIS_MODULE,
@@ -247,7 +305,8 @@ static int loop_add(int idx)
 	if (err)
 		goto out_release_number;
 
-	disk = loop_alloc_disk(&lo->tag_set, lo);
+	/* Rotational until bound, as after a detach. */
+	disk = compat_alloc_disk(&lo->tag_set, LOOP_MAX_HW_SECTORS, true, lo);
 	if (IS_ERR(disk)) {
 		err = PTR_ERR(disk);
 		goto out_free_tags;
