@@ -29,6 +29,11 @@ static DEFINE_MUTEX(loop_index_lock);
 /* Our block major: LOOP_MAJOR, or dynamic for a renamed build. */
 static int loop_major;
 
+/* Built against a kernel without the stock driver, the symbol is unset. */
+#ifndef CONFIG_BLK_DEV_LOOP_MIN_COUNT
+#define CONFIG_BLK_DEV_LOOP_MIN_COUNT	8
+#endif
+
 /* Module parameters; read-only once the module is loaded. */
 static int max_loop = CONFIG_BLK_DEV_LOOP_MIN_COUNT;
 static bool max_loop_specified;
@@ -67,6 +72,19 @@ static const struct kernel_param_ops max_loop_ops = {
 module_param_cb(max_loop, &max_loop_ops, &max_loop, 0444);
 MODULE_PARM_DESC(max_loop,
 		 "Devices created at load time; when given, also the limit for devices created by opening /dev/loopN");
+
+#ifndef MODULE
+/* Built in, "max_loop=N" on the kernel command line, as for the stock driver. */
+static int __init max_loop_setup(char *str)
+{
+	const struct kernel_param kp = { .arg = &max_loop };
+
+	if (max_loop_set(str, &kp))
+		pr_warn("ignoring max_loop=%s\n", str);
+	return 1;
+}
+__setup("max_loop=", max_loop_setup);
+#endif
 
 static int max_part_set(const char *val, const struct kernel_param *kp)
 {
