@@ -266,11 +266,12 @@ static long loop_fallocate(struct loop_device *lo, struct request *rq,
 	 * (write-zeroes) or users stop asking.  Not on -EINVAL: that can be
 	 * one request's alignment, not the file system's inability.
 	 */
-	loop_stop_advertising(lo->disk->queue, op);
-	if (!test_and_set_bit(bit, &lo->warned))
+	if (!test_and_set_bit(bit, &lo->warned)) {
 		pr_info("%s: backing file system cannot %s: no longer offered\n",
 			lo->disk->disk_name,
 			op == REQ_OP_DISCARD ? "punch holes" : "zero ranges");
+		schedule_work(&lo->withdraw_work);
+	}
 	return -EOPNOTSUPP;
 }
 

@@ -55,6 +55,11 @@ void loop_limits_for(struct loop_device *lo, struct file *file,
 	}
 	if (lo->xfer.funcs)
 		l->max_write_zeroes_sectors = 0;
+	/* What the backing file system turned out not to do, for good. */
+	if (test_bit(LOOP_WARNED_DISCARD, &lo->warned))
+		l->max_discard_sectors = 0;
+	if (test_bit(LOOP_WARNED_WRITE_ZEROES, &lo->warned))
+		l->max_write_zeroes_sectors = 0;
 }
 
 #ifdef LOOP_QUEUE_LIMITS_API
@@ -79,7 +84,7 @@ int loop_apply_limits(struct request_queue *q, const struct loop_limits *l)
 }
 
 /* Stop offering discard or write-zeroes on a live queue. */
-void loop_stop_advertising(struct request_queue *q, enum req_op op)
+static void loop_stop_advertising(struct request_queue *q, enum req_op op)
 {
 	struct queue_limits lim = queue_limits_start_update(q);
 
@@ -108,7 +113,7 @@ int loop_apply_limits(struct request_queue *q, const struct loop_limits *l)
 	return 0;
 }
 
-void loop_stop_advertising(struct request_queue *q, enum req_op op)
+static void loop_stop_advertising(struct request_queue *q, enum req_op op)
 {
 	if (op == REQ_OP_DISCARD)
 		blk_queue_max_discard_sectors(q, 0);
@@ -117,3 +122,25 @@ void loop_stop_advertising(struct request_queue *q, enum req_op op)
 }
 
 #endif /* LOOP_QUEUE_LIMITS_API */
+
+/*
+ * Withdraw what the I/O path found the backing file system cannot do
+ * (lo->warned), from process context outside any request.  lo->lock
+ * keeps a binding from changing meanwhile; a device no longer bound
+ * has its limits reset anyway.
+ */
+void loop_withdraw_work_fn(struct work_struct *work)
+{
+	struct loop_device *lo = container_of(work, struct loop_device,
+					      withdraw_work);
+	struct request_queue *q = lo->disk->queue;
+
+	mutex_lock(&lo->lock);
+	if (lo->state == LOOP_BOUND) {
+		if (test_bit(LOOP_WARNED_DISCARD, &lo->warned))
+			loop_stop_advertising(q, REQ_OP_DISCARD);
+		if (test_bit(LOOP_WARNED_WRITE_ZEROES, &lo->warned))
+			loop_stop_advertising(q, REQ_OP_WRITE_ZEROES);
+	}
+	mutex_unlock(&lo->lock);
+}

@@ -121,8 +121,14 @@ struct loop_device {
 	bool			xfer_lost;	/* its transfer was unregistered */
 	mempool_t		*bounce_pool;	/* pages for transfers to write into */
 
-	/* LOOP_WARNED_* bits; cleared at bind. */
+	/*
+	 * LOOP_WARNED_* bits, atomic; cleared at bind.  A set bit also
+	 * withdraws that operation from the binding's queue limits, which
+	 * withdraw_work applies: never from a request's context, where the
+	 * queue-limits lock could wait on a freeze that waits on us.
+	 */
 	unsigned long		warned;
+	struct work_struct	withdraw_work;
 
 	/* Workers exist exactly while the device is bound. */
 	struct loop_worker	*workers;
@@ -187,7 +193,7 @@ extern const struct loop_limits loop_unbound_limits;
 void loop_limits_for(struct loop_device *lo, struct file *file,
 		     unsigned int bs, struct loop_limits *l);
 int loop_apply_limits(struct request_queue *q, const struct loop_limits *l);
-void loop_stop_advertising(struct request_queue *q, enum req_op op);
+void loop_withdraw_work_fn(struct work_struct *work);
 
 /* sysfs.c */
 int loop_sysfs_add(struct loop_device *lo);

@@ -313,6 +313,7 @@ static int loop_add(int idx)
 		return -ENOMEM;
 	mutex_init(&lo->lock);
 	lo->state = LOOP_UNBOUND;
+	INIT_WORK(&lo->withdraw_work, loop_withdraw_work_fn);
 
 	err = loop_reserve_number(lo, idx);
 	if (err < 0)
@@ -374,6 +375,7 @@ static void loop_remove(struct loop_device *lo)
 	int idx = lo->number;
 
 	del_gendisk(lo->disk);
+	cancel_work_sync(&lo->withdraw_work);
 	blk_mq_free_tag_set(&lo->tag_set);
 	loop_release_number(idx);
 	put_disk(lo->disk);	/* frees @lo through lo_free_disk() */
