@@ -99,6 +99,7 @@ static sector_t loop_size(struct loop_device *lo, struct file *file)
 	loff_t size = i_size_read(file->f_mapping->host) - lo->offset;
 	unsigned int bs = queue_logical_block_size(lo->disk->queue);
 
+	lockdep_assert_held(&lo->lock);
 	if (size < 0)
 		return 0;
 	if (lo->sizelimit && lo->sizelimit < size)
@@ -113,6 +114,7 @@ static sector_t loop_size(struct loop_device *lo, struct file *file)
  */
 static void loop_resize(struct loop_device *lo)
 {
+	lockdep_assert_held(&lo->lock);
 	if (!set_capacity_and_notify(lo->disk, loop_size(lo, lo->backing)))
 		kobject_uevent(&disk_to_dev(lo->disk)->kobj, KOBJ_CHANGE);
 }
@@ -135,6 +137,7 @@ static void loop_limits_for(struct loop_device *lo, struct file *file,
 	struct block_device *under = loop_backing_bdev(file);
 	bool writable = !(lo->flags & LO_FLAGS_READ_ONLY);
 
+	lockdep_assert_held(&lo->lock);
 	*l = loop_unbound_limits;
 	l->block_size = bs;
 	l->write_cache = writable && file->f_op->fsync;
@@ -167,18 +170,31 @@ static void loop_limits_for(struct loop_device *lo, struct file *file,
 }
 
 /*
+ * Direct reads must not miss what the backing file still has dirty in its
+ * cache: write it back before direct I/O may be turned on.  Not under the
+ * freeze (see loop_freeze()).  What writes land in the cache after this
+ * and before the switch, the file system's own direct I/O path writes back
+ * before it reads around it.
+ */
+static void loop_flush_for_dio(struct loop_device *lo, bool want)
+{
+	lockdep_assert_held(&lo->lock);
+	if (want && !lo->use_dio)
+		vfs_fsync(lo->backing, 0);
+}
+
+/*
  * Decide whether direct I/O is in effect after a change of file, offset or
  * block size.  Returns true when the caller asked for it and it is
- * possible.  Caller holds lo->lock and has frozen the queue if bound.
+ * possible.  Caller holds lo->lock and has frozen the queue if bound; one
+ * turning direct I/O on has called loop_flush_for_dio() before.
  */
 static bool loop_update_dio(struct loop_device *lo, bool want)
 {
 	unsigned int bs = queue_logical_block_size(lo->disk->queue);
 	bool dio = want && loop_can_direct_io(lo->backing, lo->offset, bs);
 
-	/* Direct reads must not miss what is still dirty in the cache. */
-	if (dio && !lo->use_dio)
-		vfs_fsync(lo->backing, 0);
+	lockdep_assert_held(&lo->lock);
 	lo->use_dio = dio;
 	if (dio)
 		lo->flags |= LO_FLAGS_DIRECT_IO;
@@ -208,6 +224,7 @@ static int loop_attach(struct loop_device *lo, struct file *file,
 	struct loop_limits limits;
 	int err;
 
+	lockdep_assert_held(&lo->lock);
 	err = loop_start_workers(lo);
 	if (err)
 		return err;
@@ -228,6 +245,7 @@ static int loop_attach(struct loop_device *lo, struct file *file,
 	err = loop_apply_limits(disk->queue, &limits);
 	if (err)
 		goto out_undo;
+	loop_flush_for_dio(lo, lo->flags & LO_FLAGS_DIRECT_IO);
 	loop_update_dio(lo, lo->flags & LO_FLAGS_DIRECT_IO);
 
 	err = loop_sysfs_add(lo);
@@ -455,6 +473,7 @@ static int loop_set_status(struct loop_device *lo,
 	bool size_changed, partscan = false;
 	struct loop_limits limits;
 	struct loop_xfer xfer;	/* the new transfer, then the old one */
+	unsigned int noio;
 	u32 prev;
 	int err;
 
@@ -492,7 +511,7 @@ static int loop_set_status(struct loop_device *lo,
 		invalidate_bdev(lo->disk->part0);
 	}
 
-	blk_mq_freeze_queue(q);
+	noio = loop_freeze(lo);
 	swap(lo->xfer, xfer);
 	prev = lo->flags;
 	lo->offset = info->lo_offset;
@@ -510,7 +529,7 @@ static int loop_set_status(struct loop_device *lo,
 	loop_limits_for(lo, lo->backing, queue_logical_block_size(q), &limits);
 	err = loop_apply_limits(q, &limits);
 	loop_update_dio(lo, lo->use_dio);
-	blk_mq_unfreeze_queue(q);
+	loop_unfreeze(lo, noio);
 	loop_transfer_release(&xfer);
 
 	if ((lo->flags & LO_FLAGS_PARTSCAN) && !(prev & LO_FLAGS_PARTSCAN)) {
@@ -675,6 +694,7 @@ static int loop_change_fd(struct loop_device *lo, struct block_device *bdev,
 {
 	struct file *file, *old;
 	struct inode *inode;
+	unsigned int noio;
 	bool partscan;
 	int err;
 
@@ -707,14 +727,14 @@ static int loop_change_fd(struct loop_device *lo, struct block_device *bdev,
 		goto out_unlock;
 
 	loop_media_changed(lo->disk);
-	blk_mq_freeze_queue(lo->disk->queue);
+	noio = loop_freeze(lo);
 	mapping_set_gfp_mask(old->f_mapping, lo->saved_gfp_mask);
 	lo->backing = file;
 	lo->saved_gfp_mask = mapping_gfp_mask(file->f_mapping);
 	mapping_set_gfp_mask(file->f_mapping,
 			     lo->saved_gfp_mask & ~(__GFP_IO | __GFP_FS));
 	loop_update_dio(lo, lo->use_dio);
-	blk_mq_unfreeze_queue(lo->disk->queue);
+	loop_unfreeze(lo, noio);
 	partscan = lo->flags & LO_FLAGS_PARTSCAN;
 	mutex_unlock(&lo->lock);
 	mutex_unlock(&loop_bind_lock);
@@ -750,6 +770,7 @@ static int loop_set_capacity(struct loop_device *lo)
 
 static int loop_set_direct_io(struct loop_device *lo, unsigned long arg)
 {
+	unsigned int noio;
 	int err;
 
 	err = mutex_lock_killable(&lo->lock);
@@ -758,10 +779,11 @@ static int loop_set_direct_io(struct loop_device *lo, unsigned long arg)
 	if (lo->state != LOOP_BOUND) {
 		err = -ENXIO;
 	} else if (!!arg != lo->use_dio) {
-		blk_mq_freeze_queue(lo->disk->queue);
+		loop_flush_for_dio(lo, arg);
+		noio = loop_freeze(lo);
 		if (loop_update_dio(lo, arg) != !!arg)
 			err = -EINVAL;
-		blk_mq_unfreeze_queue(lo->disk->queue);
+		loop_unfreeze(lo, noio);
 	}
 	mutex_unlock(&lo->lock);
 	return err;
@@ -777,6 +799,7 @@ static int loop_set_block_size(struct loop_device *lo, unsigned int mode,
 {
 	struct request_queue *q = lo->disk->queue;
 	struct loop_limits limits;
+	unsigned int noio;
 	int err;
 
 	if (!(mode & LOOP_OPEN_EXCL)) {
@@ -797,12 +820,12 @@ static int loop_set_block_size(struct loop_device *lo, unsigned int mode,
 
 	sync_blockdev(lo->disk->part0);
 	invalidate_bdev(lo->disk->part0);
-	blk_mq_freeze_queue(q);
+	noio = loop_freeze(lo);
 	loop_limits_for(lo, lo->backing, arg, &limits);
 	err = loop_apply_limits(q, &limits);
 	loop_update_dio(lo, lo->use_dio);
 	loop_resize(lo);
-	blk_mq_unfreeze_queue(q);
+	loop_unfreeze(lo, noio);
 out_unlock:
 	mutex_unlock(&lo->lock);
 out_claim:

@@ -81,18 +81,19 @@ void loop_drop_transfer(struct loop_device *lo,
 			const struct loop_func_table *funcs)
 {
 	struct loop_xfer old;
+	unsigned int noio;
 
 	mutex_lock(&lo->lock);
 	if (lo->state != LOOP_BOUND || lo->xfer.funcs != funcs) {
 		mutex_unlock(&lo->lock);
 		return;
 	}
-	blk_mq_freeze_queue(lo->disk->queue);
+	noio = loop_freeze(lo);
 	old = lo->xfer;
 	memset(&lo->xfer, 0, sizeof(lo->xfer));
 	/* Raw data passed off as plain would be worse than an error. */
 	lo->xfer_lost = true;
-	blk_mq_unfreeze_queue(lo->disk->queue);
+	loop_unfreeze(lo, noio);
 	mutex_unlock(&lo->lock);
 
 	pr_warn("%s: transfer %s unregistered while in use: I/O fails until detached\n",
@@ -236,6 +237,7 @@ bool loop_transfer_may_change(const struct loop_xfer *x)
  */
 int loop_transfer_pool_create(struct loop_device *lo, unsigned int workers)
 {
+	lockdep_assert_held(&lo->lock);
 	if (lo->bounce_pool)
 		return 0;
 	lo->bounce_pool = mempool_create_page_pool(workers, 0);
