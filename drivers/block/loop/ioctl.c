@@ -842,8 +842,10 @@ static bool loop_may_configure(unsigned int mode)
 
 /*
  * Commands we do not know go to the device's transfer, if it takes any,
- * with the permissions of a status change and I/O quiesced (it may change
- * the key).  -ENOIOCTLCMD when there is no transfer to take them: the
+ * with the permissions of a status change, under lo->lock but with I/O
+ * going on: it copies its argument in and prepares what it needs first,
+ * and quiesces I/O only to put that in place (loop_transfer_swap_priv()).
+ * -ENOIOCTLCMD when there is no transfer to take them: the
  * native path turns that into the kernel driver's -EINVAL, the compat path
  * passes it on (the block layer answers -ENOTTY, as for the stock driver).
  */
@@ -856,17 +858,12 @@ static int loop_transfer_ioctl(struct loop_device *lo, unsigned int mode,
 	err = mutex_lock_killable(&lo->lock);
 	if (err)
 		return err;
-	if (lo->state != LOOP_BOUND || !x->funcs || !x->funcs->ioctl) {
+	if (lo->state != LOOP_BOUND || !x->funcs || !x->funcs->ioctl)
 		err = -ENOIOCTLCMD;
-	} else if (!loop_may_configure(mode) || !loop_transfer_may_change(x)) {
+	else if (!loop_may_configure(mode) || !loop_transfer_may_change(x))
 		err = -EPERM;
-	} else {
-		sync_blockdev(lo->disk->part0);
-		invalidate_bdev(lo->disk->part0);
-		blk_mq_freeze_queue(lo->disk->queue);
+	else
 		err = x->funcs->ioctl(&x->state, cmd, arg);
-		blk_mq_unfreeze_queue(lo->disk->queue);
-	}
 	mutex_unlock(&lo->lock);
 	return err;
 }

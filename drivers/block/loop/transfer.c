@@ -219,6 +219,35 @@ void loop_transfer_report(const struct loop_xfer *x, struct loop_info64 *info)
 		memcpy(info->lo_encrypt_key, st->key, st->key_size);
 }
 
+/**
+ * loop_transfer_swap_priv - give a device's transfer new private data
+ * @st: the state that ->ioctl was called with
+ * @priv: what ->transfer is to find in @st->priv from now on
+ *
+ * For ->ioctl, which runs with the device's configuration locked but its
+ * I/O going on, so that it can copy its argument in, allocate and key a
+ * cipher without anything waiting for it.  Here the device's dirty pages
+ * are written back and its page cache dropped (the old data encoded and
+ * decoded them), then @priv is put in place with the device's I/O
+ * quiesced: every request runs wholly with the old or wholly with the
+ * new data.  Returns the old @st->priv, for the caller to free.
+ */
+void *loop_transfer_swap_priv(struct loop_transfer_state *st, void *priv)
+{
+	struct loop_xfer *x = container_of(st, struct loop_xfer, state);
+	struct loop_device *lo = container_of(x, struct loop_device, xfer);
+	unsigned int noio;
+
+	lockdep_assert_held(&lo->lock);
+	sync_blockdev(lo->disk->part0);
+	invalidate_bdev(lo->disk->part0);
+	noio = loop_freeze(lo);
+	swap(st->priv, priv);
+	loop_unfreeze(lo, noio);
+	return priv;
+}
+EXPORT_SYMBOL_GPL(loop_transfer_swap_priv);
+
 /*
  * May the caller change the status of a device using @x?  A device with a
  * key belongs to whoever set the key, and to CAP_SYS_ADMIN.
