@@ -466,13 +466,21 @@ static int loop_clr_fd(struct loop_device *lo)
 	return 0;
 }
 
+static bool loop_info_keeps_transfer(struct loop_device *lo,
+				     const struct loop_info64 *info, bool old);
+
+/*
+ * LOOP_SET_STATUS* of every kind, with the structure copied in already
+ * (@old: it came as a struct loop_info, native or 32-bit).
+ */
 static int loop_set_status(struct loop_device *lo,
-			   const struct loop_info64 *info)
+			   const struct loop_info64 *info, bool old)
 {
 	struct request_queue *q = lo->disk->queue;
-	bool size_changed, partscan = false;
+	bool size_changed, keep, partscan = false;
 	struct loop_limits limits;
-	struct loop_xfer xfer;	/* the new transfer, then the old one */
+	/* the new transfer, then the old one; none if the device keeps its */
+	struct loop_xfer xfer = {};
 	unsigned int noio;
 	u32 prev;
 	int err;
@@ -492,12 +500,16 @@ static int loop_set_status(struct loop_device *lo,
 	err = loop_check_info(info);
 	if (err)
 		goto out_unlock;
-	err = loop_transfer_prepare(info, &xfer);
-	if (!err && xfer.funcs)
-		err = loop_transfer_pool_create(lo, lo->nr_workers);
-	if (err) {
-		loop_transfer_release(&xfer);
-		goto out_unlock;
+	/* Everything the new transfer needs is set up before the freeze. */
+	keep = loop_info_keeps_transfer(lo, info, old);
+	if (!keep) {
+		err = loop_transfer_prepare(info, &xfer);
+		if (!err && xfer.funcs)
+			err = loop_transfer_pool_create(lo, lo->nr_workers);
+		if (err) {
+			loop_transfer_release(&xfer);
+			goto out_unlock;
+		}
 	}
 
 	size_changed = lo->offset != info->lo_offset ||
@@ -506,13 +518,14 @@ static int loop_set_status(struct loop_device *lo,
 	 * Data cached at the old offsets would be wrong at the new ones, and
 	 * data decoded by the old transfer wrong for the new one.
 	 */
-	if (size_changed || xfer.funcs || lo->xfer.funcs) {
+	if (size_changed || (!keep && (xfer.funcs || lo->xfer.funcs))) {
 		sync_blockdev(lo->disk->part0);
 		invalidate_bdev(lo->disk->part0);
 	}
 
 	noio = loop_freeze(lo);
-	swap(lo->xfer, xfer);
+	if (!keep)
+		swap(lo->xfer, xfer);
 	prev = lo->flags;
 	lo->offset = info->lo_offset;
 	lo->sizelimit = info->lo_sizelimit;
@@ -632,6 +645,27 @@ static int loop_info64_to_old(const struct loop_info64 *info,
 	return 0;
 }
 
+/*
+ * Does @info leave the device's transfer as it is (see
+ * loop_transfer_unchanged() for what that means)?  It is compared with
+ * what LOOP_GET_STATUS* shows this caller, taken through the old
+ * structure and back for the callers of the old ioctls (@old), exactly as
+ * their status went out and came in again.
+ */
+static bool loop_info_keeps_transfer(struct loop_device *lo,
+				     const struct loop_info64 *info, bool old)
+{
+	struct loop_info64 shown = {};
+	struct loop_info o;
+
+	lockdep_assert_held(&lo->lock);
+	loop_transfer_report(&lo->xfer, &shown);
+	/* Only transfer fields are set: nothing here can overflow. */
+	if (old && !loop_info64_to_old(&shown, &o))
+		loop_info64_from_old(&o, &shown);
+	return loop_transfer_unchanged(&lo->xfer, info, &shown);
+}
+
 static int loop_set_status_old(struct loop_device *lo,
 			       const struct loop_info __user *arg)
 {
@@ -641,7 +675,7 @@ static int loop_set_status_old(struct loop_device *lo,
 	if (copy_from_user(&old, arg, sizeof(old)))
 		return -EFAULT;
 	loop_info64_from_old(&old, &info);
-	return loop_set_status(lo, &info);
+	return loop_set_status(lo, &info, true);
 }
 
 static int loop_get_status_old(struct loop_device *lo,
@@ -668,7 +702,7 @@ static int loop_set_status64(struct loop_device *lo,
 
 	if (copy_from_user(&info, arg, sizeof(info)))
 		return -EFAULT;
-	return loop_set_status(lo, &info);
+	return loop_set_status(lo, &info, false);
 }
 
 static int loop_get_status64(struct loop_device *lo,
@@ -994,7 +1028,7 @@ static int loop_compat_set_status(struct loop_device *lo,
 		return -EFAULT;
 	loop_info_from_compat(&c, &old);
 	loop_info64_from_old(&old, &info);
-	return loop_set_status(lo, &info);
+	return loop_set_status(lo, &info, true);
 }
 
 static int loop_compat_get_status(struct loop_device *lo,

@@ -157,6 +157,9 @@ void loop_transfer_release(struct loop_xfer *x);
 void loop_drop_transfer(struct loop_device *lo,
 			const struct loop_func_table *funcs);
 void loop_transfer_report(const struct loop_xfer *x, struct loop_info64 *info);
+bool loop_transfer_unchanged(const struct loop_xfer *x,
+			     const struct loop_info64 *info,
+			     const struct loop_info64 *shown);
 bool loop_transfer_may_change(const struct loop_xfer *x);
 int loop_transfer_pool_create(struct loop_device *lo, unsigned int workers);
 void loop_transfer_pool_destroy(struct loop_device *lo);

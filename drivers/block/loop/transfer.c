@@ -219,6 +219,36 @@ void loop_transfer_report(const struct loop_xfer *x, struct loop_info64 *info)
 		memcpy(info->lo_encrypt_key, st->key, st->key_size);
 }
 
+/*
+ * Does @info, given to LOOP_SET_STATUS*, ask for the transfer @x already
+ * is?  @shown is what LOOP_GET_STATUS* reports of @x to this caller, as
+ * it comes back through the structure @info came in.  The same transfer
+ * means: the same type, key size, cipher name (as the transfer sees it,
+ * up to its first NUL) and lo_init values, and key bytes that are either
+ * the key itself or what the caller was shown of it (zeroes, without
+ * CAP_SYS_ADMIN).  Then the device keeps its transfer, key, cipher state
+ * and key owner as they are: a status read and written back to change a
+ * flag must not re-key the device with the hidden key's zeroes, nor lose
+ * a key that the status cannot carry (cryptoloop's long keys).
+ */
+bool loop_transfer_unchanged(const struct loop_xfer *x,
+			     const struct loop_info64 *info,
+			     const struct loop_info64 *shown)
+{
+	u32 size = shown->lo_encrypt_key_size;
+
+	if (info->lo_encrypt_type != shown->lo_encrypt_type ||
+	    info->lo_encrypt_key_size != size ||
+	    strncmp((const char *)info->lo_crypt_name,
+		    (const char *)shown->lo_crypt_name, LO_NAME_SIZE - 1) ||
+	    info->lo_init[0] != shown->lo_init[0] ||
+	    info->lo_init[1] != shown->lo_init[1])
+		return false;
+	/* Only the first size bytes are the key: the rest is never used. */
+	return !memcmp(info->lo_encrypt_key, x->state.key, size) ||
+	       !memcmp(info->lo_encrypt_key, shown->lo_encrypt_key, size);
+}
+
 /**
  * loop_transfer_swap_priv - give a device's transfer new private data
  * @st: the state that ->ioctl was called with
