@@ -326,31 +326,6 @@ TEST_F(compat, capacity_blocksize_dio_clr)
 }
 
 /*
- * cryptoloop.ko from this tree, for the transfer ioctl test: loaded by
- * path (the test VM has not installed it), and unloaded again if we did.
- */
-static int load_cryptoloop(bool *loaded)
-{
-	char exe[PATH_MAX], cmd[2 * PATH_MAX];
-	ssize_t n;
-
-	*loaded = false;
-	if (!access("/sys/module/cryptoloop", F_OK))
-		return 0;
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return -1;
-	exe[n] = '\0';
-	*strrchr(exe, '/') = '\0';
-	snprintf(cmd, sizeof(cmd),
-		 "insmod %s/../../../../drivers/block/loop/cryptoloop.ko", exe);
-	if (system(cmd))
-		return -1;
-	*loaded = true;
-	return 0;
-}
-
-/*
  * Bind the fixture's file with aes-xts-plain64 and only the first
  * LO_KEY_SIZE bytes of a 64-byte key, then complete the key with
  * cryptoloop's own ioctl from this 32-bit process.
