@@ -63,11 +63,15 @@ struct loop_transfer_state {
  *		from which ciphers derive their IVs.  Never called for two
  *		overlapping ranges.  Return 0 or -errno (fails the request).
  * @ioctl:	optional; device ioctls the loop driver does not know are
- *		passed here, with I/O to the device quiesced.  Return -EINVAL
- *		for commands it does not know either.  @arg is a user pointer
- *		(widened from 32 bits for compat callers, and nothing else
- *		translated): what it points to must have one layout on every
- *		ABI, as struct loop_crypto_key has.
+ *		passed here, with the device's configuration locked and its
+ *		I/O going on: copy the argument in and prepare new state
+ *		here, then install it with loop_transfer_swap_priv(), the
+ *		only way to change what ->transfer uses.  Return -EINVAL for
+ *		commands it does not know either, and change nothing on any
+ *		error.  @arg is a user pointer (widened from 32 bits for
+ *		compat callers, and nothing else translated): what it points
+ *		to must have one layout on every ABI, as struct
+ *		loop_crypto_key has.
  * @owner:	THIS_MODULE; held while any device uses the transfer.
  *
  * ->init, ->release and ->ioctl may sleep; ->transfer runs in a worker
@@ -101,6 +105,13 @@ struct loop_func_table {
 #define MODULE_ALIAS_LOOP_TRANSFER(number) \
 	MODULE_ALIAS("loop-xfer-" __stringify(number))
 #endif
+
+/*
+ * From ->ioctl only: make @priv the device's @st->priv, with its I/O
+ * quiesced for the swap (and its page cache written back and dropped
+ * before).  Returns the old @st->priv, for the caller to free.
+ */
+void *loop_transfer_swap_priv(struct loop_transfer_state *st, void *priv);
 
 /* 0, or -EINVAL for a bad table, -EBUSY if the number is taken. */
 int loop_register_transfer(struct loop_func_table *funcs);

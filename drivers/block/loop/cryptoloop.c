@@ -124,7 +124,21 @@ static int cryptoloop_try_key_size(struct crypto_skcipher *tfm,
 	return err;
 }
 
-static int cryptoloop_init(struct loop_transfer_state *st)
+static void cryptoloop_free(struct cryptoloop *cl)
+{
+	mempool_destroy(cl->reqs);
+	crypto_free_skcipher(cl->tfm);	/* wipes the key schedule */
+	kfree_sensitive(cl);
+}
+
+/*
+ * The cipher that @st names, with its pool of requests: keyed with @key
+ * (@key_size bytes), or, with @key NULL, only checked to take keys of
+ * @key_size bytes and left unusable.  The cipher or ERR_PTR(-errno).
+ */
+static struct cryptoloop *cryptoloop_create(const struct loop_transfer_state *st,
+					    const u8 *key,
+					    unsigned int key_size)
 {
 	char alg[CRYPTO_MAX_ALG_NAME];
 	struct crypto_skcipher *tfm;
@@ -135,16 +149,7 @@ static int cryptoloop_init(struct loop_transfer_state *st)
 
 	err = cryptoloop_parse(st->crypt_name, alg, sizeof(alg), &iv64);
 	if (err)
-		return err;
-
-	/* A long key is announced with its first LO_KEY_SIZE bytes. */
-	if (st->init[0] &&
-	    (st->init[0] <= LO_KEY_SIZE ||
-	     st->init[0] > LOOP_CRYPTO_MAX_KEY_SIZE ||
-	     st->key_size != LO_KEY_SIZE))
-		return -EINVAL;
-	if (!st->key_size)
-		return -EINVAL;
+		return ERR_PTR(err);
 
 	/*
 	 * Like dm-crypt: no implementation that allocates memory per
@@ -154,7 +159,7 @@ static int cryptoloop_init(struct loop_transfer_state *st)
 	if (IS_ERR(tfm)) {
 		err = PTR_ERR(tfm);
 		/* An unknown algorithm is a name we cannot use. */
-		return err == -ENOENT ? -EINVAL : err;
+		return ERR_PTR(err == -ENOENT ? -EINVAL : err);
 	}
 	err = -EINVAL;
 	if (crypto_skcipher_ivsize(tfm) < (iv64 ? 8 : 4) ||
@@ -162,10 +167,10 @@ static int cryptoloop_init(struct loop_transfer_state *st)
 	    SECTOR_SIZE % crypto_skcipher_blocksize(tfm))
 		goto out_free_tfm;
 
-	if (st->init[0])
-		err = cryptoloop_try_key_size(tfm, st->init[0]);
+	if (key)
+		err = crypto_skcipher_setkey(tfm, key, key_size);
 	else
-		err = crypto_skcipher_setkey(tfm, st->key, st->key_size);
+		err = cryptoloop_try_key_size(tfm, key_size);
 	if (err) {
 		err = -EINVAL;
 		goto out_free_tfm;
@@ -186,25 +191,43 @@ static int cryptoloop_init(struct loop_transfer_state *st)
 	cl->iv_size = crypto_skcipher_ivsize(tfm);
 	cl->iv64 = iv64;
 	cl->long_key_size = st->init[0];
-	cl->keyed = !st->init[0];
+	cl->keyed = !!key;
 	cl->iv_offset = st->init[1];
-	st->priv = cl;
-	return 0;
+	return cl;
 
 out_free_cl:
 	kfree(cl);
 out_free_tfm:
 	crypto_free_skcipher(tfm);
-	return err;
+	return ERR_PTR(err);
+}
+
+static int cryptoloop_init(struct loop_transfer_state *st)
+{
+	struct cryptoloop *cl;
+
+	/* A long key is announced with its first LO_KEY_SIZE bytes. */
+	if (st->init[0] &&
+	    (st->init[0] <= LO_KEY_SIZE ||
+	     st->init[0] > LOOP_CRYPTO_MAX_KEY_SIZE ||
+	     st->key_size != LO_KEY_SIZE))
+		return -EINVAL;
+	if (!st->key_size)
+		return -EINVAL;
+
+	if (st->init[0])
+		cl = cryptoloop_create(st, NULL, st->init[0]);
+	else
+		cl = cryptoloop_create(st, st->key, st->key_size);
+	if (IS_ERR(cl))
+		return PTR_ERR(cl);
+	st->priv = cl;
+	return 0;
 }
 
 static void cryptoloop_release(struct loop_transfer_state *st)
 {
-	struct cryptoloop *cl = st->priv;
-
-	mempool_destroy(cl->reqs);
-	crypto_free_skcipher(cl->tfm);	/* wipes the key schedule */
-	kfree_sensitive(cl);
+	cryptoloop_free(st->priv);
 	st->priv = NULL;
 }
 
@@ -271,11 +294,17 @@ static int cryptoloop_transfer(struct loop_transfer_state *st,
 	return err;
 }
 
-/* LOOP_CRYPTO_SET_KEY: the long key that lo_init[0] announced. */
+/*
+ * LOOP_CRYPTO_SET_KEY: the long key that lo_init[0] announced.  The key is
+ * copied in and a new cipher keyed with it while the device's I/O goes on
+ * (the key may live in a file on this very device, and the copy fault in
+ * its page from it); only the swap quiesces the device.  On any error the
+ * device keeps the cipher it has.
+ */
 static int cryptoloop_set_key(struct loop_transfer_state *st,
 			      const struct loop_crypto_key __user *arg)
 {
-	struct cryptoloop *cl = st->priv;
+	struct cryptoloop *cl = st->priv, *next;
 	struct loop_crypto_key *k;
 	int err = -EINVAL;
 
@@ -290,20 +319,22 @@ static int cryptoloop_set_key(struct loop_transfer_state *st,
 	    memcmp(k->key, st->key, st->key_size))
 		goto out;
 
-	err = crypto_skcipher_setkey(cl->tfm, k->key, k->key_size);
-	if (err) {
-		/* The stand-in key must not be used in the real one's place. */
-		cl->keyed = false;
-		err = -EINVAL;
+	next = cryptoloop_create(st, k->key, k->key_size);
+	if (IS_ERR(next)) {
+		err = PTR_ERR(next);
 		goto out;
 	}
-	cl->keyed = true;
+	cryptoloop_free(loop_transfer_swap_priv(st, next));
+	err = 0;
 out:
 	kfree_sensitive(k);
 	return err;
 }
 
-/* Called with the device's I/O quiesced: no ->transfer runs meanwhile. */
+/*
+ * Called with the device's configuration locked and its I/O going on;
+ * ->transfer sees a change only through loop_transfer_swap_priv().
+ */
 static int cryptoloop_ioctl(struct loop_transfer_state *st, unsigned int cmd,
 			    unsigned long arg)
 {

@@ -99,6 +99,7 @@ static sector_t loop_size(struct loop_device *lo, struct file *file)
 	loff_t size = i_size_read(file->f_mapping->host) - lo->offset;
 	unsigned int bs = queue_logical_block_size(lo->disk->queue);
 
+	lockdep_assert_held(&lo->lock);
 	if (size < 0)
 		return 0;
 	if (lo->sizelimit && lo->sizelimit < size)
@@ -113,23 +114,37 @@ static sector_t loop_size(struct loop_device *lo, struct file *file)
  */
 static void loop_resize(struct loop_device *lo)
 {
+	lockdep_assert_held(&lo->lock);
 	if (!set_capacity_and_notify(lo->disk, loop_size(lo, lo->backing)))
 		kobject_uevent(&disk_to_dev(lo->disk)->kobj, KOBJ_CHANGE);
 }
 
 /*
+ * Direct reads must not miss what the backing file still has dirty in its
+ * cache: write it back before direct I/O may be turned on.  Not under the
+ * freeze (see loop_freeze()).  What writes land in the cache after this
+ * and before the switch, the file system's own direct I/O path writes back
+ * before it reads around it.
+ */
+static void loop_flush_for_dio(struct loop_device *lo, bool want)
+{
+	lockdep_assert_held(&lo->lock);
+	if (want && !lo->use_dio)
+		vfs_fsync(lo->backing, 0);
+}
+
+/*
  * Decide whether direct I/O is in effect after a change of file, offset or
  * block size.  Returns true when the caller asked for it and it is
- * possible.  Caller holds lo->lock and has frozen the queue if bound.
+ * possible.  Caller holds lo->lock and has frozen the queue if bound; one
+ * turning direct I/O on has called loop_flush_for_dio() before.
  */
 static bool loop_update_dio(struct loop_device *lo, bool want)
 {
 	unsigned int bs = queue_logical_block_size(lo->disk->queue);
 	bool dio = want && loop_can_direct_io(lo->backing, lo->offset, bs);
 
-	/* Direct reads must not miss what is still dirty in the cache. */
-	if (dio && !lo->use_dio)
-		vfs_fsync(lo->backing, 0);
+	lockdep_assert_held(&lo->lock);
 	lo->use_dio = dio;
 	if (dio)
 		lo->flags |= LO_FLAGS_DIRECT_IO;
@@ -159,6 +174,7 @@ static int loop_attach(struct loop_device *lo, struct file *file,
 	struct loop_limits limits;
 	int err;
 
+	lockdep_assert_held(&lo->lock);
 	err = loop_start_workers(lo);
 	if (err)
 		return err;
@@ -179,6 +195,7 @@ static int loop_attach(struct loop_device *lo, struct file *file,
 	err = loop_apply_limits(disk->queue, &limits);
 	if (err)
 		goto out_undo;
+	loop_flush_for_dio(lo, lo->flags & LO_FLAGS_DIRECT_IO);
 	loop_update_dio(lo, lo->flags & LO_FLAGS_DIRECT_IO);
 
 	err = loop_sysfs_add(lo);
@@ -399,13 +416,22 @@ static int loop_clr_fd(struct loop_device *lo)
 	return 0;
 }
 
+static bool loop_info_keeps_transfer(struct loop_device *lo,
+				     const struct loop_info64 *info, bool old);
+
+/*
+ * LOOP_SET_STATUS* of every kind, with the structure copied in already
+ * (@old: it came as a struct loop_info, native or 32-bit).
+ */
 static int loop_set_status(struct loop_device *lo,
-			   const struct loop_info64 *info)
+			   const struct loop_info64 *info, bool old)
 {
 	struct request_queue *q = lo->disk->queue;
-	bool size_changed, partscan = false;
+	bool size_changed, keep, partscan = false;
 	struct loop_limits limits;
-	struct loop_xfer xfer;	/* the new transfer, then the old one */
+	/* the new transfer, then the old one; none if the device keeps its */
+	struct loop_xfer xfer = {};
+	unsigned int noio;
 	u32 prev;
 	int err;
 
@@ -424,12 +450,16 @@ static int loop_set_status(struct loop_device *lo,
 	err = loop_check_info(info);
 	if (err)
 		goto out_unlock;
-	err = loop_transfer_prepare(info, &xfer);
-	if (!err && xfer.funcs)
-		err = loop_transfer_pool_create(lo, lo->nr_workers);
-	if (err) {
-		loop_transfer_release(&xfer);
-		goto out_unlock;
+	/* Everything the new transfer needs is set up before the freeze. */
+	keep = loop_info_keeps_transfer(lo, info, old);
+	if (!keep) {
+		err = loop_transfer_prepare(info, &xfer);
+		if (!err && xfer.funcs)
+			err = loop_transfer_pool_create(lo, lo->nr_workers);
+		if (err) {
+			loop_transfer_release(&xfer);
+			goto out_unlock;
+		}
 	}
 
 	size_changed = lo->offset != info->lo_offset ||
@@ -438,13 +468,14 @@ static int loop_set_status(struct loop_device *lo,
 	 * Data cached at the old offsets would be wrong at the new ones, and
 	 * data decoded by the old transfer wrong for the new one.
 	 */
-	if (size_changed || xfer.funcs || lo->xfer.funcs) {
+	if (size_changed || (!keep && (xfer.funcs || lo->xfer.funcs))) {
 		sync_blockdev(lo->disk->part0);
 		invalidate_bdev(lo->disk->part0);
 	}
 
-	blk_mq_freeze_queue(q);
-	swap(lo->xfer, xfer);
+	noio = loop_freeze(lo);
+	if (!keep)
+		swap(lo->xfer, xfer);
 	prev = lo->flags;
 	lo->offset = info->lo_offset;
 	lo->sizelimit = info->lo_sizelimit;
@@ -461,7 +492,7 @@ static int loop_set_status(struct loop_device *lo,
 	loop_limits_for(lo, lo->backing, queue_logical_block_size(q), &limits);
 	err = loop_apply_limits(q, &limits);
 	loop_update_dio(lo, lo->use_dio);
-	blk_mq_unfreeze_queue(q);
+	loop_unfreeze(lo, noio);
 	loop_transfer_release(&xfer);
 
 	if ((lo->flags & LO_FLAGS_PARTSCAN) && !(prev & LO_FLAGS_PARTSCAN)) {
@@ -564,6 +595,27 @@ static int loop_info64_to_old(const struct loop_info64 *info,
 	return 0;
 }
 
+/*
+ * Does @info leave the device's transfer as it is (see
+ * loop_transfer_unchanged() for what that means)?  It is compared with
+ * what LOOP_GET_STATUS* shows this caller, taken through the old
+ * structure and back for the callers of the old ioctls (@old), exactly as
+ * their status went out and came in again.
+ */
+static bool loop_info_keeps_transfer(struct loop_device *lo,
+				     const struct loop_info64 *info, bool old)
+{
+	struct loop_info64 shown = {};
+	struct loop_info o;
+
+	lockdep_assert_held(&lo->lock);
+	loop_transfer_report(&lo->xfer, &shown);
+	/* Only transfer fields are set: nothing here can overflow. */
+	if (old && !loop_info64_to_old(&shown, &o))
+		loop_info64_from_old(&o, &shown);
+	return loop_transfer_unchanged(&lo->xfer, info, &shown);
+}
+
 static int loop_set_status_old(struct loop_device *lo,
 			       const struct loop_info __user *arg)
 {
@@ -573,7 +625,7 @@ static int loop_set_status_old(struct loop_device *lo,
 	if (copy_from_user(&old, arg, sizeof(old)))
 		return -EFAULT;
 	loop_info64_from_old(&old, &info);
-	return loop_set_status(lo, &info);
+	return loop_set_status(lo, &info, true);
 }
 
 static int loop_get_status_old(struct loop_device *lo,
@@ -600,7 +652,7 @@ static int loop_set_status64(struct loop_device *lo,
 
 	if (copy_from_user(&info, arg, sizeof(info)))
 		return -EFAULT;
-	return loop_set_status(lo, &info);
+	return loop_set_status(lo, &info, false);
 }
 
 static int loop_get_status64(struct loop_device *lo,
@@ -626,6 +678,7 @@ static int loop_change_fd(struct loop_device *lo, struct block_device *bdev,
 {
 	struct file *file, *old;
 	struct inode *inode;
+	unsigned int noio;
 	bool partscan;
 	int err;
 
@@ -658,14 +711,14 @@ static int loop_change_fd(struct loop_device *lo, struct block_device *bdev,
 		goto out_unlock;
 
 	compat_media_changed(lo->disk);
-	blk_mq_freeze_queue(lo->disk->queue);
+	noio = loop_freeze(lo);
 	mapping_set_gfp_mask(old->f_mapping, lo->saved_gfp_mask);
 	lo->backing = file;
 	lo->saved_gfp_mask = mapping_gfp_mask(file->f_mapping);
 	mapping_set_gfp_mask(file->f_mapping,
 			     lo->saved_gfp_mask & ~(__GFP_IO | __GFP_FS));
 	loop_update_dio(lo, lo->use_dio);
-	blk_mq_unfreeze_queue(lo->disk->queue);
+	loop_unfreeze(lo, noio);
 	partscan = lo->flags & LO_FLAGS_PARTSCAN;
 	mutex_unlock(&lo->lock);
 	mutex_unlock(&loop_bind_lock);
@@ -701,6 +754,7 @@ static int loop_set_capacity(struct loop_device *lo)
 
 static int loop_set_direct_io(struct loop_device *lo, unsigned long arg)
 {
+	unsigned int noio;
 	int err;
 
 	err = mutex_lock_killable(&lo->lock);
@@ -709,10 +763,11 @@ static int loop_set_direct_io(struct loop_device *lo, unsigned long arg)
 	if (lo->state != LOOP_BOUND) {
 		err = -ENXIO;
 	} else if (!!arg != lo->use_dio) {
-		blk_mq_freeze_queue(lo->disk->queue);
+		loop_flush_for_dio(lo, arg);
+		noio = loop_freeze(lo);
 		if (loop_update_dio(lo, arg) != !!arg)
 			err = -EINVAL;
-		blk_mq_unfreeze_queue(lo->disk->queue);
+		loop_unfreeze(lo, noio);
 	}
 	mutex_unlock(&lo->lock);
 	return err;
@@ -728,6 +783,7 @@ static int loop_set_block_size(struct loop_device *lo, unsigned int mode,
 {
 	struct request_queue *q = lo->disk->queue;
 	struct loop_limits limits;
+	unsigned int noio;
 	int err;
 
 	if (!(mode & LOOP_OPEN_EXCL)) {
@@ -748,12 +804,12 @@ static int loop_set_block_size(struct loop_device *lo, unsigned int mode,
 
 	sync_blockdev(lo->disk->part0);
 	invalidate_bdev(lo->disk->part0);
-	blk_mq_freeze_queue(q);
+	noio = loop_freeze(lo);
 	loop_limits_for(lo, lo->backing, arg, &limits);
 	err = loop_apply_limits(q, &limits);
 	loop_update_dio(lo, lo->use_dio);
 	loop_resize(lo);
-	blk_mq_unfreeze_queue(q);
+	loop_unfreeze(lo, noio);
 out_unlock:
 	mutex_unlock(&lo->lock);
 out_claim:
@@ -770,8 +826,10 @@ static bool loop_may_configure(unsigned int mode)
 
 /*
  * Commands we do not know go to the device's transfer, if it takes any,
- * with the permissions of a status change and I/O quiesced (it may change
- * the key).  -ENOIOCTLCMD when there is no transfer to take them: the
+ * with the permissions of a status change, under lo->lock but with I/O
+ * going on: it copies its argument in and prepares what it needs first,
+ * and quiesces I/O only to put that in place (loop_transfer_swap_priv()).
+ * -ENOIOCTLCMD when there is no transfer to take them: the
  * native path turns that into the kernel driver's -EINVAL, the compat path
  * passes it on (the block layer answers -ENOTTY, as for the stock driver).
  */
@@ -784,17 +842,12 @@ static int loop_transfer_ioctl(struct loop_device *lo, unsigned int mode,
 	err = mutex_lock_killable(&lo->lock);
 	if (err)
 		return err;
-	if (lo->state != LOOP_BOUND || !x->funcs || !x->funcs->ioctl) {
+	if (lo->state != LOOP_BOUND || !x->funcs || !x->funcs->ioctl)
 		err = -ENOIOCTLCMD;
-	} else if (!loop_may_configure(mode) || !loop_transfer_may_change(x)) {
+	else if (!loop_may_configure(mode) || !loop_transfer_may_change(x))
 		err = -EPERM;
-	} else {
-		sync_blockdev(lo->disk->part0);
-		invalidate_bdev(lo->disk->part0);
-		blk_mq_freeze_queue(lo->disk->queue);
+	else
 		err = x->funcs->ioctl(&x->state, cmd, arg);
-		blk_mq_unfreeze_queue(lo->disk->queue);
-	}
 	mutex_unlock(&lo->lock);
 	return err;
 }
@@ -925,7 +978,7 @@ static int loop_compat_set_status(struct loop_device *lo,
 		return -EFAULT;
 	loop_info_from_compat(&c, &old);
 	loop_info64_from_old(&old, &info);
-	return loop_set_status(lo, &info);
+	return loop_set_status(lo, &info, true);
 }
 
 static int loop_compat_get_status(struct loop_device *lo,

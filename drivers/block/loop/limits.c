@@ -26,6 +26,7 @@ void loop_limits_for(struct loop_device *lo, struct file *file,
 	struct block_device *under = loop_backing_bdev(file);
 	bool writable = !(lo->flags & LO_FLAGS_READ_ONLY);
 
+	lockdep_assert_held(&lo->lock);
 	*l = loop_unbound_limits;
 	l->block_size = bs;
 	l->write_cache = writable && file->f_op->fsync;

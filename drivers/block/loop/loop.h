@@ -20,6 +20,7 @@
 #include <linux/kthread.h>
 #include <linux/mempool.h>
 #include <linux/mutex.h>
+#include <linux/sched/mm.h>
 #include <linux/uio.h>
 #include <linux/uidgid.h>
 #include <linux/loop.h>
@@ -184,6 +185,9 @@ void loop_transfer_release(struct loop_xfer *x);
 void loop_drop_transfer(struct loop_device *lo,
 			const struct loop_func_table *funcs);
 void loop_transfer_report(const struct loop_xfer *x, struct loop_info64 *info);
+bool loop_transfer_unchanged(const struct loop_xfer *x,
+			     const struct loop_info64 *info,
+			     const struct loop_info64 *shown);
 bool loop_transfer_may_change(const struct loop_xfer *x);
 int loop_transfer_pool_create(struct loop_device *lo, unsigned int workers);
 void loop_transfer_pool_destroy(struct loop_device *lo);
@@ -198,6 +202,30 @@ void loop_withdraw_work_fn(struct work_struct *work);
 /* sysfs.c */
 int loop_sysfs_add(struct loop_device *lo);
 void loop_sysfs_remove(struct loop_device *lo);
+
+/*
+ * Freeze a bound device's queue for a change that no request may see half
+ * made.  Until loop_unfreeze(), nothing may wait for I/O on the device,
+ * which would never come: no user copies (a page fault may need to read
+ * from a file system on this very device), no fsync, no transfer set-up.
+ * Those go before the freeze, and freeing the old state after it.  What
+ * the block layer allocates for us meanwhile (uevents, queue limits) is
+ * allocated as GFP_NOIO, as later kernels' blk_mq_freeze_queue() also
+ * does, so that memory reclaim cannot wait on the device either.
+ */
+static inline unsigned int loop_freeze(struct loop_device *lo)
+{
+	unsigned int noio = memalloc_noio_save();
+
+	blk_mq_freeze_queue(lo->disk->queue);
+	return noio;
+}
+
+static inline void loop_unfreeze(struct loop_device *lo, unsigned int noio)
+{
+	blk_mq_unfreeze_queue(lo->disk->queue);
+	memalloc_noio_restore(noio);
+}
 
 /* The device behind a gendisk or a request queue. */
 static inline struct loop_device *loop_from_disk(struct gendisk *disk)

@@ -81,18 +81,19 @@ void loop_drop_transfer(struct loop_device *lo,
 			const struct loop_func_table *funcs)
 {
 	struct loop_xfer old;
+	unsigned int noio;
 
 	mutex_lock(&lo->lock);
 	if (lo->state != LOOP_BOUND || lo->xfer.funcs != funcs) {
 		mutex_unlock(&lo->lock);
 		return;
 	}
-	blk_mq_freeze_queue(lo->disk->queue);
+	noio = loop_freeze(lo);
 	old = lo->xfer;
 	memset(&lo->xfer, 0, sizeof(lo->xfer));
 	/* Raw data passed off as plain would be worse than an error. */
 	lo->xfer_lost = true;
-	blk_mq_unfreeze_queue(lo->disk->queue);
+	loop_unfreeze(lo, noio);
 	mutex_unlock(&lo->lock);
 
 	pr_warn("%s: transfer %s unregistered while in use: I/O fails until detached\n",
@@ -219,6 +220,65 @@ void loop_transfer_report(const struct loop_xfer *x, struct loop_info64 *info)
 }
 
 /*
+ * Does @info, given to LOOP_SET_STATUS*, ask for the transfer @x already
+ * is?  @shown is what LOOP_GET_STATUS* reports of @x to this caller, as
+ * it comes back through the structure @info came in.  The same transfer
+ * means: the same type, key size, cipher name (as the transfer sees it,
+ * up to its first NUL) and lo_init values, and key bytes that are either
+ * the key itself or what the caller was shown of it (zeroes, without
+ * CAP_SYS_ADMIN).  Then the device keeps its transfer, key, cipher state
+ * and key owner as they are: a status read and written back to change a
+ * flag must not re-key the device with the hidden key's zeroes, nor lose
+ * a key that the status cannot carry (cryptoloop's long keys).
+ */
+bool loop_transfer_unchanged(const struct loop_xfer *x,
+			     const struct loop_info64 *info,
+			     const struct loop_info64 *shown)
+{
+	u32 size = shown->lo_encrypt_key_size;
+
+	if (info->lo_encrypt_type != shown->lo_encrypt_type ||
+	    info->lo_encrypt_key_size != size ||
+	    strncmp((const char *)info->lo_crypt_name,
+		    (const char *)shown->lo_crypt_name, LO_NAME_SIZE - 1) ||
+	    info->lo_init[0] != shown->lo_init[0] ||
+	    info->lo_init[1] != shown->lo_init[1])
+		return false;
+	/* Only the first size bytes are the key: the rest is never used. */
+	return !memcmp(info->lo_encrypt_key, x->state.key, size) ||
+	       !memcmp(info->lo_encrypt_key, shown->lo_encrypt_key, size);
+}
+
+/**
+ * loop_transfer_swap_priv - give a device's transfer new private data
+ * @st: the state that ->ioctl was called with
+ * @priv: what ->transfer is to find in @st->priv from now on
+ *
+ * For ->ioctl, which runs with the device's configuration locked but its
+ * I/O going on, so that it can copy its argument in, allocate and key a
+ * cipher without anything waiting for it.  Here the device's dirty pages
+ * are written back and its page cache dropped (the old data encoded and
+ * decoded them), then @priv is put in place with the device's I/O
+ * quiesced: every request runs wholly with the old or wholly with the
+ * new data.  Returns the old @st->priv, for the caller to free.
+ */
+void *loop_transfer_swap_priv(struct loop_transfer_state *st, void *priv)
+{
+	struct loop_xfer *x = container_of(st, struct loop_xfer, state);
+	struct loop_device *lo = container_of(x, struct loop_device, xfer);
+	unsigned int noio;
+
+	lockdep_assert_held(&lo->lock);
+	sync_blockdev(lo->disk->part0);
+	invalidate_bdev(lo->disk->part0);
+	noio = loop_freeze(lo);
+	swap(st->priv, priv);
+	loop_unfreeze(lo, noio);
+	return priv;
+}
+EXPORT_SYMBOL_GPL(loop_transfer_swap_priv);
+
+/*
  * May the caller change the status of a device using @x?  A device with a
  * key belongs to whoever set the key, and to CAP_SYS_ADMIN.
  */
@@ -236,6 +296,7 @@ bool loop_transfer_may_change(const struct loop_xfer *x)
  */
 int loop_transfer_pool_create(struct loop_device *lo, unsigned int workers)
 {
+	lockdep_assert_held(&lo->lock);
 	if (lo->bounce_pool)
 		return 0;
 	lo->bounce_pool = mempool_create_page_pool(workers, 0);

@@ -7,6 +7,7 @@
  * compat LOOP_SET_STATUS/LOOP_GET_STATUS translate.
  */
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <linux/fs.h>
 #include <linux/loop_crypto.h>
 
@@ -325,29 +326,77 @@ TEST_F(compat, capacity_blocksize_dio_clr)
 	EXPECT_EQ(0, sysfs_read_ll(TEST_NR, "size"));
 }
 
-/*
- * cryptoloop.ko from this tree, for the transfer ioctl test: loaded by
- * path (the test VM has not installed it), and unloaded again if we did.
- */
-static int load_cryptoloop(bool *loaded)
-{
-	char exe[PATH_MAX], cmd[2 * PATH_MAX];
-	ssize_t n;
+static const __u8 xor_key[5] = { 0x11, 0x2e, 0x5c, 0xa3, 0xf0 };
 
-	*loaded = false;
-	if (!access("/sys/module/cryptoloop", F_OK))
-		return 0;
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return -1;
-	exe[n] = '\0';
-	*strrchr(exe, '/') = '\0';
-	snprintf(cmd, sizeof(cmd),
-		 "insmod %s/../../../../drivers/block/loop/cryptoloop.ko", exe);
-	if (system(cmd))
-		return -1;
-	*loaded = true;
+/*
+ * In a child that has become uid 65534: set an XOR key (and so own it),
+ * read the status with the 32-bit LOOP_GET_STATUS (which shows the key
+ * size, not the key), write it back with AUTOCLEAR added, and write 4 KiB
+ * of 'A' at 8192.  0, or the number of the step that failed.
+ */
+static int owner_old_roundtrip(int fd)
+{
+	static const __u8 zero[LO_KEY_SIZE];
+	struct loop_info64 info;
+	struct loop_info old;
+	char buf[4096];
+
+	if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+		return 1;
+	if (loop_get_status64(fd, &info))
+		return 2;
+	info.lo_encrypt_type = LO_CRYPT_XOR;
+	info.lo_encrypt_key_size = sizeof(xor_key);
+	memcpy(info.lo_encrypt_key, xor_key, sizeof(xor_key));
+	if (ioctl(fd, LOOP_SET_STATUS64, &info))
+		return 3;
+	if (get_old(fd, &old))
+		return 4;
+	if (old.lo_encrypt_key_size != sizeof(xor_key) ||
+	    memcmp(old.lo_encrypt_key, zero, LO_KEY_SIZE))
+		return 5;
+	old.lo_flags |= LO_FLAGS_AUTOCLEAR;
+	if (ioctl(fd, LOOP_SET_STATUS, &old))
+		return 6;
+	memset(buf, 'A', sizeof(buf));
+	if (pwrite_full(fd, buf, sizeof(buf), 8192) != sizeof(buf) ||
+	    fsync(fd))
+		return 7;
 	return 0;
+}
+
+/*
+ * The 32-bit LOOP_GET_STATUS and LOOP_SET_STATUS of the same structure by
+ * a key owner without CAP_SYS_ADMIN must keep the key it was not shown:
+ * the 'A's it writes after reach the file XORed with it.
+ */
+TEST_F(compat, old_status_roundtrip_keeps_key)
+{
+	struct loop_info64 info;
+	char raw[4096];
+	int status, i;
+	pid_t pid;
+
+	if (stock_driver())
+		SKIP(return, "the stock driver has no transfers");
+	ASSERT_EQ(0, configure(self->fd, self->bfd, 0, 0, 0, 512));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(owner_old_roundtrip(self->fd));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+
+	ASSERT_EQ((ssize_t)sizeof(raw), pread_full(self->bfd, raw, sizeof(raw),
+						   8192));
+	for (i = 0; i < (int)sizeof(raw); i++)
+		ASSERT_EQ('A' ^ xor_key[((8192 + i) % 512) % sizeof(xor_key)],
+			  (__u8)raw[i]) TH_LOG("backing file byte %d", i);
+	ASSERT_EQ(0, loop_get_status64(self->fd, &info));
+	EXPECT_EQ(LO_CRYPT_XOR, info.lo_encrypt_type);
+	EXPECT_EQ(0, memcmp(info.lo_encrypt_key, xor_key, sizeof(xor_key)));
+	EXPECT_TRUE(info.lo_flags & LO_FLAGS_AUTOCLEAR);
 }
 
 /*

@@ -496,4 +496,35 @@ static inline unsigned int default_bind_flags(void)
 	return loop_param("max_part") > 0 ? LO_FLAGS_PARTSCAN : 0;
 }
 
+/*
+ * cryptoloop.ko from this tree (beside the test programs' directory, four
+ * levels up), for the tests of transfer ioctls and ciphers: loaded by path,
+ * since the test VM has not installed it.  *@loaded tells whether we
+ * loaded it (and so should rmmod it).  0, or -1 if it cannot be loaded.
+ */
+static inline int load_cryptoloop(bool *loaded)
+{
+	char exe[PATH_MAX], cmd[2 * PATH_MAX];
+	char *slash;
+	ssize_t n;
+
+	*loaded = false;
+	if (!access("/sys/module/cryptoloop", F_OK))
+		return 0;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -1;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return -1;
+	*slash = '\0';
+	snprintf(cmd, sizeof(cmd),
+		 "insmod %s/../../../../drivers/block/loop/cryptoloop.ko", exe);
+	if (system(cmd))
+		return -1;
+	*loaded = true;
+	return 0;
+}
+
 #endif /* LOOP_UTIL_H */
