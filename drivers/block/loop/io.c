@@ -5,9 +5,13 @@
  * submitter never waits for backing file I/O.  The worker maps the request
  * onto the backing file and moves the data:
  *
- *  - buffered: synchronously, one read_iter/write_iter call per bio;
+ *  - buffered: synchronously, bio by bio;
  *  - direct I/O: asynchronously, one kiocb for the whole request, completed
  *    from the backing file system's completion context.
+ *
+ * A backing file may move less than asked anywhere, not only at its end
+ * (FUSE, NFS): short counts are continued from where they stopped, and only
+ * a read that returns 0 is the end of the file.
  *
  * Flushes become fsync, FUA writes a ranged datasync, discard and
  * write-zeroes become fallocate on the backing file.
@@ -85,6 +89,38 @@ static ssize_t loop_rw_iter_sync(struct loop_device *lo, struct iov_iter *iter,
 }
 
 /*
+ * Move all of @iter from its byte @done on, to or from the backing file at
+ * @pos (where @iter starts), synchronously.  A call that moves less than
+ * asked is continued where it stopped: only a read that returns 0 is the
+ * end of the file, and a write that moves nothing is an error, so every
+ * round makes progress.  Returns the bytes moved, @done included, fewer
+ * than @iter holds only at the end of the file; or -errno.
+ */
+static ssize_t loop_rw_iter_all(struct loop_device *lo,
+				const struct iov_iter *iter, loff_t pos,
+				size_t done, bool write)
+{
+	size_t len = iov_iter_count(iter);
+
+	while (done < len) {
+		struct iov_iter rest = *iter;
+		ssize_t ret;
+
+		/* Where a short call left its iterator is not defined. */
+		iov_iter_advance(&rest, done);
+		ret = loop_rw_iter_sync(lo, &rest, pos + done, write);
+		if (ret < 0)
+			return ret;
+		if (!ret && write)
+			return -EIO;
+		if (!ret)
+			break;
+		done += ret;
+	}
+	return done;
+}
+
+/*
  * Move a request's data synchronously, bio by bio.  Returns the bytes
  * moved (short at the end of the backing file) or -errno.
  */
@@ -100,18 +136,21 @@ static long loop_rw_sync(struct loop_device *lo, struct request *rq,
 		ssize_t ret;
 
 		loop_iter_from_bio(&iter, bio, write ? ITER_SOURCE : ITER_DEST);
-		ret = loop_rw_iter_sync(lo, &iter, pos + done, write);
+		ret = loop_rw_iter_all(lo, &iter, pos + done, 0, write);
 		if (ret < 0)
 			return ret;
 		done += ret;
-		if (ret < len)
+		if (ret < len)	/* the end of the file */
 			break;
 	}
 
 	return loop_fua(lo, rq, pos, done, write);
 }
 
-/* Read or write one page-sized piece of the backing file, synchronously. */
+/*
+ * Read or write one page-sized piece of the backing file, synchronously;
+ * all of it, but for a read that meets the end of the file.
+ */
 static ssize_t loop_rw_page(struct loop_device *lo, struct page *page,
 			    unsigned int len, loff_t pos, bool write)
 {
@@ -119,12 +158,12 @@ static ssize_t loop_rw_page(struct loop_device *lo, struct page *page,
 	struct iov_iter iter;
 
 	iov_iter_bvec(&iter, write ? ITER_SOURCE : ITER_DEST, &bv, 1, len);
-	return loop_rw_iter_sync(lo, &iter, pos, write);
+	return loop_rw_iter_all(lo, &iter, pos, 0, write);
 }
 
 /*
  * Move one segment (at most a page, whole sectors) through the device's
- * transfer via @bounce.  Returns the bytes done or -errno.
+ * transfer via @bounce.  Returns the segment's length or -errno.
  */
 static ssize_t loop_transfer_segment(struct loop_device *lo,
 				     struct bio_vec *bv, struct page *bounce,
@@ -182,8 +221,6 @@ static long loop_rw_transfer(struct loop_device *lo, struct request *rq,
 		if (ret < 0)
 			break;
 		done += ret;
-		if (ret < bv.bv_len)
-			break;
 	}
 	mempool_free(bounce, lo->bounce_pool);
 	if (ret < 0)
