@@ -237,9 +237,53 @@ static void loop_cmd_done(struct loop_cmd *cmd, long ret)
 		blk_mq_complete_request(rq);
 }
 
+/*
+ * Direct I/O of a whole request ended after @done bytes.  Short of the
+ * request without an error is not the end of the file: move the rest
+ * synchronously.  Returns the bytes moved or -errno.
+ */
+static long loop_aio_rest(struct loop_device *lo, struct loop_cmd *cmd,
+			  long done)
+{
+	struct request *rq = blk_mq_rq_from_pdu(cmd);
+	bool write = req_op(rq) == REQ_OP_WRITE;
+
+	if (done < 0 || done >= blk_rq_bytes(rq))
+		return done;
+	done = loop_rw_iter_all(lo, &cmd->iter, cmd->pos, done, write);
+	/* What moved synchronously was not written with IOCB_DSYNC. */
+	return loop_fua(lo, rq, cmd->pos, done, write);
+}
+
+static void loop_aio_rest_fn(struct kthread_work *work)
+{
+	struct loop_cmd *cmd = container_of(work, struct loop_cmd, work);
+	struct request *rq = blk_mq_rq_from_pdu(cmd);
+	unsigned int noio = memalloc_noio_save();
+	long ret = loop_aio_rest(rq->q->queuedata, cmd, cmd->ret);
+
+	memalloc_noio_restore(noio);
+	loop_cmd_done(cmd, ret);
+}
+
 static void loop_aio_complete(struct kiocb *iocb, long ret)
 {
-	loop_cmd_done(container_of(iocb, struct loop_cmd, iocb), ret);
+	struct loop_cmd *cmd = container_of(iocb, struct loop_cmd, iocb);
+	/* The worker that started the request; it may still be in it. */
+	struct kthread_worker *kw = cmd->work.worker;
+
+	if (ret < 0 || ret >= blk_rq_bytes(blk_mq_rq_from_pdu(cmd))) {
+		loop_cmd_done(cmd, ret);
+		return;
+	}
+	/*
+	 * Short: the rest is synchronous I/O, which this context (maybe an
+	 * interrupt) cannot do.  The worker runs it when it is done with the
+	 * request's first work item, which nothing touches after it runs.
+	 */
+	cmd->ret = ret;
+	kthread_init_work(&cmd->work, loop_aio_rest_fn);
+	kthread_queue_work(kw, &cmd->work);
 }
 
 /*
@@ -252,6 +296,7 @@ static long loop_rw_async(struct loop_device *lo, struct loop_cmd *cmd,
 	unsigned int dir = write ? ITER_SOURCE : ITER_DEST;
 	struct iov_iter iter;
 	struct kiocb *iocb = &cmd->iocb;
+	long ret;
 
 	if (rq->bio == rq->biotail) {
 		/* One bio: its own vector table serves as the iterator. */
@@ -281,7 +326,13 @@ static long loop_rw_async(struct loop_device *lo, struct loop_cmd *cmd,
 		iocb->ki_flags |= IOCB_DSYNC;
 	iocb->ki_ioprio = req_get_ioprio(rq);
 
-	return loop_call_iter(lo->backing, iocb, &iter, write);
+	/* Kept for a short result: the file system consumes @iter. */
+	cmd->iter = iter;
+	cmd->pos = pos;
+	ret = loop_call_iter(lo->backing, iocb, &iter, write);
+	if (ret == -EIOCBQUEUED)
+		return ret;
+	return loop_aio_rest(lo, cmd, ret);	/* completed at once */
 }
 
 static long loop_fallocate(struct loop_device *lo, struct request *rq,
@@ -402,10 +453,14 @@ static void loop_complete_rq(struct request *rq)
 		status = errno_to_blk_status(ret);
 	} else if ((req_op(rq) == REQ_OP_READ || req_op(rq) == REQ_OP_WRITE) &&
 		   ret < blk_rq_bytes(rq)) {
+		/*
+		 * Only a read that met the end of the file is short; writes
+		 * are whole or fail (a short one would be a bug).
+		 */
 		if (req_op(rq) == REQ_OP_READ)
 			loop_zero_tail(rq, ret);
 		else
-			status = BLK_STS_IOERR;	/* the backing file is full */
+			status = BLK_STS_IOERR;
 	}
 	blk_mq_end_request(rq, status);
 }
