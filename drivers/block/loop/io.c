@@ -5,9 +5,13 @@
  * submitter never waits for backing file I/O.  The worker maps the request
  * onto the backing file and moves the data:
  *
- *  - buffered: synchronously, one read_iter/write_iter call per bio;
+ *  - buffered: synchronously, bio by bio;
  *  - direct I/O: asynchronously, one kiocb for the whole request, completed
  *    from the backing file system's completion context.
+ *
+ * A backing file may move less than asked anywhere, not only at its end
+ * (FUSE, NFS): short counts are continued from where they stopped, and only
+ * a read that returns 0 is the end of the file.
  *
  * Flushes become fsync, FUA writes a ranged datasync, discard and
  * write-zeroes become fallocate on the backing file.
@@ -85,6 +89,38 @@ static ssize_t loop_rw_iter_sync(struct loop_device *lo, struct iov_iter *iter,
 }
 
 /*
+ * Move all of @iter from its byte @done on, to or from the backing file at
+ * @pos (where @iter starts), synchronously.  A call that moves less than
+ * asked is continued where it stopped: only a read that returns 0 is the
+ * end of the file, and a write that moves nothing is an error, so every
+ * round makes progress.  Returns the bytes moved, @done included, fewer
+ * than @iter holds only at the end of the file; or -errno.
+ */
+static ssize_t loop_rw_iter_all(struct loop_device *lo,
+				const struct iov_iter *iter, loff_t pos,
+				size_t done, bool write)
+{
+	size_t len = iov_iter_count(iter);
+
+	while (done < len) {
+		struct iov_iter rest = *iter;
+		ssize_t ret;
+
+		/* Where a short call left its iterator is not defined. */
+		iov_iter_advance(&rest, done);
+		ret = loop_rw_iter_sync(lo, &rest, pos + done, write);
+		if (ret < 0)
+			return ret;
+		if (!ret && write)
+			return -EIO;
+		if (!ret)
+			break;
+		done += ret;
+	}
+	return done;
+}
+
+/*
  * Move a request's data synchronously, bio by bio.  Returns the bytes
  * moved (short at the end of the backing file) or -errno.
  */
@@ -100,18 +136,21 @@ static long loop_rw_sync(struct loop_device *lo, struct request *rq,
 		ssize_t ret;
 
 		loop_iter_from_bio(&iter, bio, write ? ITER_SOURCE : ITER_DEST);
-		ret = loop_rw_iter_sync(lo, &iter, pos + done, write);
+		ret = loop_rw_iter_all(lo, &iter, pos + done, 0, write);
 		if (ret < 0)
 			return ret;
 		done += ret;
-		if (ret < len)
+		if (ret < len)	/* the end of the file */
 			break;
 	}
 
 	return loop_fua(lo, rq, pos, done, write);
 }
 
-/* Read or write one page-sized piece of the backing file, synchronously. */
+/*
+ * Read or write one page-sized piece of the backing file, synchronously;
+ * all of it, but for a read that meets the end of the file.
+ */
 static ssize_t loop_rw_page(struct loop_device *lo, struct page *page,
 			    unsigned int len, loff_t pos, bool write)
 {
@@ -119,12 +158,12 @@ static ssize_t loop_rw_page(struct loop_device *lo, struct page *page,
 	struct iov_iter iter;
 
 	iov_iter_bvec(&iter, write ? ITER_SOURCE : ITER_DEST, &bv, 1, len);
-	return loop_rw_iter_sync(lo, &iter, pos, write);
+	return loop_rw_iter_all(lo, &iter, pos, 0, write);
 }
 
 /*
  * Move one segment (at most a page, whole sectors) through the device's
- * transfer via @bounce.  Returns the bytes done or -errno.
+ * transfer via @bounce.  Returns the segment's length or -errno.
  */
 static ssize_t loop_transfer_segment(struct loop_device *lo,
 				     struct bio_vec *bv, struct page *bounce,
@@ -182,8 +221,6 @@ static long loop_rw_transfer(struct loop_device *lo, struct request *rq,
 		if (ret < 0)
 			break;
 		done += ret;
-		if (ret < bv.bv_len)
-			break;
 	}
 	mempool_free(bounce, lo->bounce_pool);
 	if (ret < 0)
@@ -200,9 +237,53 @@ static void loop_cmd_done(struct loop_cmd *cmd, long ret)
 		blk_mq_complete_request(rq);
 }
 
+/*
+ * Direct I/O of a whole request ended after @done bytes.  Short of the
+ * request without an error is not the end of the file: move the rest
+ * synchronously.  Returns the bytes moved or -errno.
+ */
+static long loop_aio_rest(struct loop_device *lo, struct loop_cmd *cmd,
+			  long done)
+{
+	struct request *rq = blk_mq_rq_from_pdu(cmd);
+	bool write = req_op(rq) == REQ_OP_WRITE;
+
+	if (done < 0 || done >= blk_rq_bytes(rq))
+		return done;
+	done = loop_rw_iter_all(lo, &cmd->iter, cmd->pos, done, write);
+	/* What moved synchronously was not written with IOCB_DSYNC. */
+	return loop_fua(lo, rq, cmd->pos, done, write);
+}
+
+static void loop_aio_rest_fn(struct kthread_work *work)
+{
+	struct loop_cmd *cmd = container_of(work, struct loop_cmd, work);
+	struct request *rq = blk_mq_rq_from_pdu(cmd);
+	unsigned int noio = memalloc_noio_save();
+	long ret = loop_aio_rest(rq->q->queuedata, cmd, cmd->ret);
+
+	memalloc_noio_restore(noio);
+	loop_cmd_done(cmd, ret);
+}
+
 static void loop_aio_complete(struct kiocb *iocb, long ret)
 {
-	loop_cmd_done(container_of(iocb, struct loop_cmd, iocb), ret);
+	struct loop_cmd *cmd = container_of(iocb, struct loop_cmd, iocb);
+	/* The worker that started the request; it may still be in it. */
+	struct kthread_worker *kw = cmd->work.worker;
+
+	if (ret < 0 || ret >= blk_rq_bytes(blk_mq_rq_from_pdu(cmd))) {
+		loop_cmd_done(cmd, ret);
+		return;
+	}
+	/*
+	 * Short: the rest is synchronous I/O, which this context (maybe an
+	 * interrupt) cannot do.  The worker runs it when it is done with the
+	 * request's first work item, which nothing touches after it runs.
+	 */
+	cmd->ret = ret;
+	kthread_init_work(&cmd->work, loop_aio_rest_fn);
+	kthread_queue_work(kw, &cmd->work);
 }
 
 /*
@@ -215,6 +296,7 @@ static long loop_rw_async(struct loop_device *lo, struct loop_cmd *cmd,
 	unsigned int dir = write ? ITER_SOURCE : ITER_DEST;
 	struct iov_iter iter;
 	struct kiocb *iocb = &cmd->iocb;
+	long ret;
 
 	if (rq->bio == rq->biotail) {
 		/* One bio: its own vector table serves as the iterator. */
@@ -244,7 +326,13 @@ static long loop_rw_async(struct loop_device *lo, struct loop_cmd *cmd,
 		iocb->ki_flags |= IOCB_DSYNC;
 	iocb->ki_ioprio = req_get_ioprio(rq);
 
-	return loop_call_iter(lo->backing, iocb, &iter, write);
+	/* Kept for a short result: the file system consumes @iter. */
+	cmd->iter = iter;
+	cmd->pos = pos;
+	ret = loop_call_iter(lo->backing, iocb, &iter, write);
+	if (ret == -EIOCBQUEUED)
+		return ret;
+	return loop_aio_rest(lo, cmd, ret);	/* completed at once */
 }
 
 static long loop_fallocate(struct loop_device *lo, struct request *rq,
@@ -366,10 +454,14 @@ static void loop_complete_rq(struct request *rq)
 		status = errno_to_blk_status(ret);
 	} else if ((req_op(rq) == REQ_OP_READ || req_op(rq) == REQ_OP_WRITE) &&
 		   ret < blk_rq_bytes(rq)) {
+		/*
+		 * Only a read that met the end of the file is short; writes
+		 * are whole or fail (a short one would be a bug).
+		 */
 		if (req_op(rq) == REQ_OP_READ)
 			loop_zero_tail(rq, ret);
 		else
-			status = BLK_STS_IOERR;	/* the backing file is full */
+			status = BLK_STS_IOERR;
 	}
 	blk_mq_end_request(rq, status);
 }

@@ -150,6 +150,8 @@ enum {
 struct loop_cmd {
 	struct kthread_work	work;
 	struct kiocb		iocb;		/* asynchronous direct I/O */
+	struct iov_iter		iter;		/* all of its data, untouched */
+	loff_t			pos;		/* where in the backing file */
 	struct bio_vec		*bvec;		/* merged table, or NULL */
 	long			ret;		/* bytes moved or -errno */
 };
