@@ -475,7 +475,7 @@ static int loop_set_status(struct loop_device *lo,
 		goto out_unlock;
 	err = loop_transfer_prepare(info, &xfer);
 	if (!err && xfer.funcs)
-		err = loop_transfer_pool_create(lo, lo->nr_workers);
+		err = loop_transfer_pool_create(lo, loop_nr_bound_workers(lo));
 	if (err) {
 		loop_transfer_release(&xfer);
 		goto out_unlock;
