@@ -62,12 +62,16 @@ struct loop_transfer_state {
  *		@sector counted from the start of the device (not the file),
  *		from which ciphers derive their IVs.  Never called for two
  *		overlapping ranges.  Return 0 or -errno (fails the request).
- * @ioctl:	optional; device ioctls the loop driver does not know are
- *		passed here, with I/O to the device quiesced.  Return -EINVAL
- *		for commands it does not know either.  @arg is a user pointer
+ * @ioctl:	optional; the device ioctls listed in @ioctl_cmds are
+ *		passed here, with I/O to the device quiesced.  @arg is a user pointer
  *		(widened from 32 bits for compat callers, and nothing else
  *		translated): what it points to must have one layout on every
  *		ABI, as struct loop_crypto_key has.
+ * @ioctl_cmds:	with @ioctl: the commands it takes, ending with 0.  Other
+ *		commands fail with -EINVAL without reaching the transfer and
+ *		without quiescing I/O: that waits for the device's requests,
+ *		which may wait on other devices, and must not happen for every
+ *		command a program tries on a block device.
  * @owner:	THIS_MODULE; held while any device uses the transfer.
  *
  * ->init, ->release and ->ioctl may sleep; ->transfer runs in a worker
@@ -86,6 +90,7 @@ struct loop_func_table {
 			unsigned int size, sector_t sector);
 	int (*ioctl)(struct loop_transfer_state *st, unsigned int cmd,
 		     unsigned long arg);
+	const unsigned int *ioctl_cmds;
 	struct module *owner;
 };
 
@@ -102,7 +107,10 @@ struct loop_func_table {
 	MODULE_ALIAS("loop-xfer-" __stringify(number))
 #endif
 
-/* 0, or -EINVAL for a bad table, -EBUSY if the number is taken. */
+/*
+ * 0, or -EINVAL for a bad table (no ->transfer, ->ioctl without
+ * ->ioctl_cmds), -EBUSY if the number is taken.
+ */
 int loop_register_transfer(struct loop_func_table *funcs);
 
 /*

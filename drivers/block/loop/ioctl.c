@@ -818,11 +818,15 @@ static bool loop_may_configure(unsigned int mode)
 }
 
 /*
- * Commands we do not know go to the device's transfer, if it takes any,
+ * Commands we do not know go to the device's transfer, if it takes them,
  * with the permissions of a status change and I/O quiesced (it may change
  * the key).  -ENOIOCTLCMD when there is no transfer to take them: the
  * native path turns that into the kernel driver's -EINVAL, the compat path
  * passes it on (the block layer answers -ENOTTY, as for the stock driver).
+ *
+ * The transfer is asked before anything else: quiescing waits for every
+ * request of the device, which may be waiting on another device, and must
+ * not be done for every command a program tries on a block device.
  */
 static int loop_transfer_ioctl(struct loop_device *lo, unsigned int mode,
 			       unsigned int cmd, unsigned long arg)
@@ -833,7 +837,7 @@ static int loop_transfer_ioctl(struct loop_device *lo, unsigned int mode,
 	err = mutex_lock_killable(&lo->lock);
 	if (err)
 		return err;
-	if (lo->state != LOOP_BOUND || !x->funcs || !x->funcs->ioctl) {
+	if (lo->state != LOOP_BOUND || !loop_transfer_takes_ioctl(x, cmd)) {
 		err = -ENOIOCTLCMD;
 	} else if (!loop_may_configure(mode) || !loop_transfer_may_change(x)) {
 		err = -EPERM;

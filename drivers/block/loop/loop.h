@@ -179,6 +179,7 @@ void loop_drop_transfer(struct loop_device *lo,
 			const struct loop_func_table *funcs);
 void loop_transfer_report(const struct loop_xfer *x, struct loop_info64 *info);
 bool loop_transfer_may_change(const struct loop_xfer *x);
+bool loop_transfer_takes_ioctl(const struct loop_xfer *x, unsigned int cmd);
 int loop_transfer_pool_create(struct loop_device *lo, unsigned int workers);
 void loop_transfer_pool_destroy(struct loop_device *lo);
 
