@@ -62,16 +62,17 @@ struct loop_transfer_state {
  *		@sector counted from the start of the device (not the file),
  *		from which ciphers derive their IVs.  Never called for two
  *		overlapping ranges.  Return 0 or -errno (fails the request).
- * @ioctl:	optional; device ioctls the loop driver does not know are
+ * @ioctl:	optional; the device ioctls listed in @ioctl_cmds are
  *		passed here, with the device's configuration locked and its
  *		I/O going on: copy the argument in and prepare new state
  *		here, then install it with loop_transfer_swap_priv(), the
- *		only way to change what ->transfer uses.  Return -EINVAL for
- *		commands it does not know either, and change nothing on any
- *		error.  @arg is a user pointer (widened from 32 bits for
+ *		only way to change what ->transfer uses.  Change nothing on
+ *		any error.  @arg is a user pointer (widened from 32 bits for
  *		compat callers, and nothing else translated): what it points
  *		to must have one layout on every ABI, as struct
  *		loop_crypto_key has.
+ * @ioctl_cmds:	with @ioctl: the commands it takes, ending with 0.  Other
+ *		commands fail with -EINVAL without reaching the transfer.
  * @owner:	THIS_MODULE; held while any device uses the transfer.
  *
  * ->init, ->release and ->ioctl may sleep; ->transfer runs in a worker
@@ -90,6 +91,7 @@ struct loop_func_table {
 			unsigned int size, sector_t sector);
 	int (*ioctl)(struct loop_transfer_state *st, unsigned int cmd,
 		     unsigned long arg);
+	const unsigned int *ioctl_cmds;
 	struct module *owner;
 };
 
@@ -113,7 +115,10 @@ struct loop_func_table {
  */
 void *loop_transfer_swap_priv(struct loop_transfer_state *st, void *priv);
 
-/* 0, or -EINVAL for a bad table, -EBUSY if the number is taken. */
+/*
+ * 0, or -EINVAL for a bad table (no ->transfer, ->ioctl without
+ * ->ioctl_cmds), -EBUSY if the number is taken.
+ */
 int loop_register_transfer(struct loop_func_table *funcs);
 
 /*

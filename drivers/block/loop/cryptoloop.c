@@ -346,6 +346,11 @@ static int cryptoloop_ioctl(struct loop_transfer_state *st, unsigned int cmd,
 	}
 }
 
+static const unsigned int cryptoloop_ioctl_cmds[] = {
+	LOOP_CRYPTO_SET_KEY,
+	0
+};
+
 static struct loop_func_table cryptoloop_funcs = {
 	.number		= LO_CRYPT_CRYPTOAPI,
 	.name		= "cryptoapi",
@@ -353,6 +358,7 @@ static struct loop_func_table cryptoloop_funcs = {
 	.release	= cryptoloop_release,
 	.transfer	= cryptoloop_transfer,
 	.ioctl		= cryptoloop_ioctl,
+	.ioctl_cmds	= cryptoloop_ioctl_cmds,
 	.owner		= THIS_MODULE,
 };
 

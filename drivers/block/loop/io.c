@@ -18,7 +18,8 @@
  *
  * Nothing here takes lo->lock.  The binding fields the path reads (backing,
  * offset, use_dio, workers) change only while the queue is frozen, i.e.
- * while no request is between loop_queue_rq() and its completion.
+ * while no request is between loop_queue_rq() and its completion, or (the
+ * workers, at bind) before any request can reach them.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -255,35 +256,27 @@ static long loop_aio_rest(struct loop_device *lo, struct loop_cmd *cmd,
 	return loop_fua(lo, rq, cmd->pos, done, write);
 }
 
-static void loop_aio_rest_fn(struct kthread_work *work)
-{
-	struct loop_cmd *cmd = container_of(work, struct loop_cmd, work);
-	struct request *rq = blk_mq_rq_from_pdu(cmd);
-	unsigned int noio = memalloc_noio_save();
-	long ret = loop_aio_rest(rq->q->queuedata, cmd, cmd->ret);
-
-	memalloc_noio_restore(noio);
-	loop_cmd_done(cmd, ret);
-}
+static void loop_queue_cmd(struct loop_workers *ws, struct loop_cmd *cmd);
 
 static void loop_aio_complete(struct kiocb *iocb, long ret)
 {
 	struct loop_cmd *cmd = container_of(iocb, struct loop_cmd, iocb);
-	/* The worker that started the request; it may still be in it. */
-	struct kthread_worker *kw = cmd->work.worker;
+	struct request *rq = blk_mq_rq_from_pdu(cmd);
+	struct loop_device *lo = rq->q->queuedata;
 
-	if (ret < 0 || ret >= blk_rq_bytes(blk_mq_rq_from_pdu(cmd))) {
+	if (ret < 0 || ret >= blk_rq_bytes(rq)) {
 		loop_cmd_done(cmd, ret);
 		return;
 	}
 	/*
 	 * Short: the rest is synchronous I/O, which this context (maybe an
-	 * interrupt) cannot do.  The worker runs it when it is done with the
-	 * request's first work item, which nothing touches after it runs.
+	 * interrupt) cannot do: back to a worker.  The binding's workers
+	 * outlive the request, since they go only with the queue frozen.
 	 */
 	cmd->ret = ret;
-	kthread_init_work(&cmd->work, loop_aio_rest_fn);
-	kthread_queue_work(kw, &cmd->work);
+	cmd->resume = true;
+	/* Pairs with loop_start_workers()' release: a whole structure. */
+	loop_queue_cmd(smp_load_acquire(&lo->workers), cmd);
 }
 
 /*
@@ -403,12 +396,33 @@ static long loop_execute(struct loop_device *lo, struct loop_cmd *cmd,
 	}
 }
 
-static void loop_work_fn(struct kthread_work *work)
+/* Execute one request in its worker; I/O may be left to complete later. */
+static void loop_run_cmd(struct loop_cmd *cmd)
 {
-	struct loop_cmd *cmd = container_of(work, struct loop_cmd, work);
 	struct request *rq = blk_mq_rq_from_pdu(cmd);
-	unsigned int noio;
 	long ret;
+
+	if (cmd->resume) {
+		/* The rest of a short direct I/O (loop_aio_complete()). */
+		cmd->resume = false;
+		ret = loop_aio_rest(rq->q->queuedata, cmd, cmd->ret);
+	} else {
+		ret = loop_execute(rq->q->queuedata, cmd, rq);
+	}
+	if (ret != -EIOCBQUEUED)
+		loop_cmd_done(cmd, ret);
+}
+
+/*
+ * A worker's work item: run the requests queued to it, oldest first,
+ * until there are none.  A request queued after the list was found empty
+ * queues the work again, which then runs once more.
+ */
+static void loop_worker_fn(struct kthread_work *work)
+{
+	struct loop_worker *w = container_of(work, struct loop_worker, work);
+	struct loop_cmd *cmd;
+	unsigned int noio;
 
 	/*
 	 * We write pages that reclaim may be waiting on: allocations here
@@ -417,11 +431,19 @@ static void loop_work_fn(struct kthread_work *work)
 	 */
 	current->flags |= PF_LOCAL_THROTTLE;
 	noio = memalloc_noio_save();
-	ret = loop_execute(rq->q->queuedata, cmd, rq);
+	for (;;) {
+		spin_lock_irq(&w->lock);
+		cmd = list_first_entry_or_null(&w->cmds, struct loop_cmd, node);
+		if (cmd)
+			list_del_init(&cmd->node);
+		spin_unlock_irq(&w->lock);
+		if (!cmd)
+			break;
+		/* After this the request may complete, and be reused. */
+		loop_run_cmd(cmd);
+		cond_resched();
+	}
 	memalloc_noio_restore(noio);
-
-	if (ret != -EIOCBQUEUED)
-		loop_cmd_done(cmd, ret);
 }
 
 /* A read that met the end of the backing file returns zeroes beyond it. */
@@ -472,72 +494,111 @@ static blk_status_t loop_queue_rq(struct blk_mq_hw_ctx *hctx,
 	struct request *rq = bd->rq;
 	struct loop_cmd *cmd = blk_mq_rq_to_pdu(rq);
 	struct loop_device *lo = rq->q->queuedata;
-	struct loop_worker *workers = READ_ONCE(lo->workers);
-	unsigned int n;
+	/* One read: the count, the round robin and the threads agree. */
+	struct loop_workers *ws = smp_load_acquire(&lo->workers);
 
 	blk_mq_start_request(rq);
-	if (unlikely(!workers))
+	if (unlikely(!ws))
 		return BLK_STS_IOERR;
 
 	cmd->bvec = NULL;
-	/*
-	 * A kthread_work remembers the worker it last ran on and may not
-	 * move to another; requests outlive bindings and rotate between
-	 * workers, so start from a fresh work item every time.
-	 */
-	kthread_init_work(&cmd->work, loop_work_fn);
-	n = lo->nr_workers > 1 ?
-		(unsigned int)atomic_inc_return(&lo->next_worker) % lo->nr_workers : 0;
-	kthread_queue_work(workers[n].kworker, &cmd->work);
+	cmd->resume = false;
+	loop_queue_cmd(ws, cmd);
 	return BLK_STS_OK;
+}
+
+/* Hand @cmd to the next of the binding's workers; any context. */
+static void loop_queue_cmd(struct loop_workers *ws, struct loop_cmd *cmd)
+{
+	struct loop_worker *w;
+	unsigned long flags;
+
+	w = &ws->w[ws->nr > 1 ?
+		   (unsigned int)atomic_inc_return(&ws->next) % ws->nr : 0];
+	spin_lock_irqsave(&w->lock, flags);
+	list_add_tail(&cmd->node, &w->cmds);
+	spin_unlock_irqrestore(&w->lock, flags);
+	/* Already queued and not yet running: it will find this one. */
+	kthread_queue_work(w->kworker, &w->work);
+}
+
+static int loop_init_request(struct blk_mq_tag_set *set, struct request *rq,
+			     unsigned int hctx_idx, unsigned int numa_node)
+{
+	struct loop_cmd *cmd = blk_mq_rq_to_pdu(rq);
+
+	INIT_LIST_HEAD(&cmd->node);
+	return 0;
 }
 
 const struct blk_mq_ops loop_mq_ops = {
 	.queue_rq	= loop_queue_rq,
 	.complete	= loop_complete_rq,
+	.init_request	= loop_init_request,
 };
 
-/* Called at bind, before the first request can arrive. */
+static void loop_free_workers(struct loop_workers *ws, unsigned int n)
+{
+	while (n--) {
+		/* Runs what is still queued, then stops the thread. */
+		kthread_destroy_worker(ws->w[n].kworker);
+		WARN_ON_ONCE(!list_empty(&ws->w[n].cmds));
+	}
+	kfree(ws);
+}
+
+/* Called at bind, before the device is BOUND, with lo->lock held. */
 int loop_start_workers(struct loop_device *lo)
 {
 	unsigned int i, n = loop_nr_workers;
-	struct loop_worker *workers;
+	struct loop_workers *ws;
 
-	workers = kcalloc(n, sizeof(*workers), GFP_KERNEL);
-	if (!workers)
+	lockdep_assert_held(&lo->lock);
+	ws = kzalloc(struct_size(ws, w, n), GFP_KERNEL);
+	if (!ws)
 		return -ENOMEM;
-
+	ws->nr = n;
+	atomic_set(&ws->next, 0);
 	for (i = 0; i < n; i++) {
+		struct loop_worker *w = &ws->w[i];
 		struct kthread_worker *kw;
 
 		kw = kthread_create_worker(0, LOOP_NAME "%d-%u", lo->number, i);
 		if (IS_ERR(kw)) {
-			while (i--)
-				kthread_destroy_worker(workers[i].kworker);
-			kfree(workers);
+			loop_free_workers(ws, i);
 			return PTR_ERR(kw);
 		}
-		workers[i].kworker = kw;
+		w->kworker = kw;
+		kthread_init_work(&w->work, loop_worker_fn);
+		spin_lock_init(&w->lock);
+		INIT_LIST_HEAD(&w->cmds);
 	}
-	lo->nr_workers = n;
-	atomic_set(&lo->next_worker, 0);
-	WRITE_ONCE(lo->workers, workers);
+	/* Fully built before loop_queue_rq() can see it. */
+	smp_store_release(&lo->workers, ws);
 	return 0;
 }
 
-/* Called at unbind with the queue frozen: no request is in flight. */
+/*
+ * Called at unbind (and when a bind fails) with the queue frozen: no
+ * request is between loop_queue_rq() and its completion, so none is on a
+ * worker's list, and none can be queued until the queue is unfrozen.
+ */
 void loop_stop_workers(struct loop_device *lo)
 {
-	struct loop_worker *workers = lo->workers;
-	unsigned int i;
+	struct loop_workers *ws = lo->workers;
 
-	if (!workers)
+	WARN_ON_ONCE(!READ_ONCE(lo->disk->queue->mq_freeze_depth));
+	if (!ws)
 		return;
 	WRITE_ONCE(lo->workers, NULL);
-	for (i = 0; i < lo->nr_workers; i++)
-		kthread_destroy_worker(workers[i].kworker);
-	kfree(workers);
-	lo->nr_workers = 0;
+	loop_free_workers(ws, ws->nr);
+}
+
+/* The number of workers of the binding; lo->lock held, device bound. */
+unsigned int loop_nr_bound_workers(struct loop_device *lo)
+{
+	lockdep_assert_held(&lo->lock);
+	return lo->workers ? lo->workers->nr : loop_nr_workers;
 }
 
 /*

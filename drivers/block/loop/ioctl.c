@@ -455,7 +455,7 @@ static int loop_set_status(struct loop_device *lo,
 	if (!keep) {
 		err = loop_transfer_prepare(info, &xfer);
 		if (!err && xfer.funcs)
-			err = loop_transfer_pool_create(lo, lo->nr_workers);
+			err = loop_transfer_pool_create(lo, loop_nr_bound_workers(lo));
 		if (err) {
 			loop_transfer_release(&xfer);
 			goto out_unlock;
@@ -825,13 +825,17 @@ static bool loop_may_configure(unsigned int mode)
 }
 
 /*
- * Commands we do not know go to the device's transfer, if it takes any,
+ * Commands we do not know go to the device's transfer, if it takes them,
  * with the permissions of a status change, under lo->lock but with I/O
  * going on: it copies its argument in and prepares what it needs first,
  * and quiesces I/O only to put that in place (loop_transfer_swap_priv()).
  * -ENOIOCTLCMD when there is no transfer to take them: the
  * native path turns that into the kernel driver's -EINVAL, the compat path
  * passes it on (the block layer answers -ENOTTY, as for the stock driver).
+ *
+ * Only commands the transfer lists reach it: programs (udev, fuzzers) try
+ * all sorts of commands on block devices, and none of those should take
+ * the device's lock only to be refused.
  */
 static int loop_transfer_ioctl(struct loop_device *lo, unsigned int mode,
 			       unsigned int cmd, unsigned long arg)
@@ -842,7 +846,7 @@ static int loop_transfer_ioctl(struct loop_device *lo, unsigned int mode,
 	err = mutex_lock_killable(&lo->lock);
 	if (err)
 		return err;
-	if (lo->state != LOOP_BOUND || !x->funcs || !x->funcs->ioctl)
+	if (lo->state != LOOP_BOUND || !loop_transfer_takes_ioctl(x, cmd))
 		err = -ENOIOCTLCMD;
 	else if (!loop_may_configure(mode) || !loop_transfer_may_change(x))
 		err = -EPERM;

@@ -80,12 +80,29 @@ enum loop_state {
 };
 
 /*
- * One kthread worker of a device.  Requests are handed to it by
- * loop_queue_rq() and executed in process context, where backing file I/O
- * may sleep.
+ * One worker thread of a binding.  loop_queue_rq() appends requests to
+ * @cmds and queues @work, which belongs to this worker for its whole life
+ * and runs the requests in order, in process context where backing file
+ * I/O may sleep.  A request is on at most one list at a time, and only
+ * between loop_queue_rq() and the start of its execution.
  */
 struct loop_worker {
 	struct kthread_worker	*kworker;
+	struct kthread_work	work;
+	spinlock_t		lock;		/* protects cmds */
+	struct list_head	cmds;		/* loop_cmd.node */
+};
+
+/*
+ * The workers of one binding, created at bind and destroyed at unbind.
+ * loop_queue_rq() reads lo->workers once and takes everything from the
+ * structure it got, so that a request never sees the count of one binding
+ * with the threads of another.
+ */
+struct loop_workers {
+	unsigned int		nr;
+	atomic_t		next;		/* round robin */
+	struct loop_worker	w[];
 };
 
 /* A device's transfer; all zero for LO_CRYPT_NONE. */
@@ -131,10 +148,14 @@ struct loop_device {
 	unsigned long		warned;
 	struct work_struct	withdraw_work;
 
-	/* Workers exist exactly while the device is bound. */
-	struct loop_worker	*workers;
-	unsigned int		nr_workers;
-	atomic_t		next_worker;
+	/*
+	 * The binding's workers: set by loop_start_workers() before the
+	 * device becomes BOUND, cleared by loop_stop_workers() at unbind,
+	 * both with lo->lock held or (unbind) by the task that moved the
+	 * device to RUNDOWN, and cleared only with the queue frozen.
+	 * loop_queue_rq() reads it without locks (smp_load_acquire()).
+	 */
+	struct loop_workers	*workers;
 };
 
 /* Things a device logs at most once per binding. */
@@ -148,12 +169,13 @@ enum {
  * (tag_set.cmd_size).
  */
 struct loop_cmd {
-	struct kthread_work	work;
+	struct list_head	node;		/* on loop_worker.cmds */
 	struct kiocb		iocb;		/* asynchronous direct I/O */
 	struct iov_iter		iter;		/* all of its data, untouched */
 	loff_t			pos;		/* where in the backing file */
 	struct bio_vec		*bvec;		/* merged table, or NULL */
 	long			ret;		/* bytes moved or -errno */
+	bool			resume;		/* direct I/O came back short */
 };
 
 /* main.c */
@@ -174,6 +196,7 @@ int loop_compat_ioctl(struct block_device *bdev, unsigned int mode,
 extern const struct blk_mq_ops loop_mq_ops;
 int loop_start_workers(struct loop_device *lo);
 void loop_stop_workers(struct loop_device *lo);
+unsigned int loop_nr_bound_workers(struct loop_device *lo);
 bool loop_can_direct_io(struct file *file, loff_t offset,
 			unsigned int block_size);
 
@@ -191,6 +214,7 @@ bool loop_transfer_unchanged(const struct loop_xfer *x,
 			     const struct loop_info64 *info,
 			     const struct loop_info64 *shown);
 bool loop_transfer_may_change(const struct loop_xfer *x);
+bool loop_transfer_takes_ioctl(const struct loop_xfer *x, unsigned int cmd);
 int loop_transfer_pool_create(struct loop_device *lo, unsigned int workers);
 void loop_transfer_pool_destroy(struct loop_device *lo);
 

@@ -63,7 +63,8 @@ int loop_register_transfer(struct loop_func_table *funcs)
 	int err = 0;
 
 	if (!funcs || funcs->number <= LO_CRYPT_NONE ||
-	    funcs->number >= MAX_LO_CRYPT || !funcs->transfer)
+	    funcs->number >= MAX_LO_CRYPT || !funcs->transfer ||
+	    (funcs->ioctl && !funcs->ioctl_cmds))
 		return -EINVAL;
 
 	mutex_lock(&loop_transfers_lock);
@@ -201,6 +202,19 @@ void loop_transfer_release(struct loop_xfer *x)
 		module_put(x->funcs->owner);
 	}
 	memzero_explicit(x, sizeof(*x));
+}
+
+/* Does @x take ioctl @cmd?  Asked before I/O is quiesced for it. */
+bool loop_transfer_takes_ioctl(const struct loop_xfer *x, unsigned int cmd)
+{
+	const unsigned int *c;
+
+	if (!x->funcs || !x->funcs->ioctl)
+		return false;
+	for (c = x->funcs->ioctl_cmds; *c; c++)
+		if (*c == cmd)
+			return true;
+	return false;
 }
 
 /* Report @x in @info; the key only to those who may see it. */

@@ -182,19 +182,21 @@ static inline void loop_force_detach(int nr)
 /*
  * Print, as TAP comments, which other processes have /dev/loopN open: to
  * tell a transient udev probe from a real leak when a detach is deferred.
+ * Returns how many descriptors it found.
  */
-static inline void log_openers(int nr)
+static inline int log_openers(int nr)
 {
 	char dev[32], path[PATH_MAX], target[PATH_MAX], comm[64];
 	struct dirent *p, *f;
 	DIR *proc, *fds;
+	int found = 0;
 	ssize_t n;
 	FILE *c;
 
 	loop_dev_path(dev, sizeof(dev), nr);
 	proc = opendir("/proc");
 	if (!proc)
-		return;
+		return 0;
 	while ((p = readdir(proc))) {
 		if (p->d_name[0] < '1' || p->d_name[0] > '9' ||
 		    atoi(p->d_name) == getpid())
@@ -223,10 +225,12 @@ static inline void log_openers(int nr)
 			comm[strcspn(comm, "\n")] = '\0';
 			fprintf(stderr, "# %s is also open in pid %s (%s)\n",
 				dev, p->d_name, comm);
+			found++;
 		}
 		closedir(fds);
 	}
 	closedir(proc);
+	return found;
 }
 
 /*

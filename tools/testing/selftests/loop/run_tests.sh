@@ -15,7 +15,8 @@
 # LOOP_TEST_EXCLUDE ("dkms_test install_test": left out of a full run).
 
 dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-c_tests=(abi_test ioctl_test data_test xfer_test hostile_test xfer_status_test)
+c_tests=(abi_test ioctl_test data_test xfer_test hostile_test xfer_status_test
+	detach_stress_test)
 # Built only where gcc can target 32-bit x86 (gcc-multilib).
 if [[ -x $dir/compat32_test ]]; then
 	c_tests+=(compat32_test)
