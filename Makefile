@@ -15,10 +15,14 @@
 LOOP_TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 
 # Default kernel: the newest installed one (in version order, not lexical:
-# 6.12 is newer than 6.9) whose headers are present.
-KDIR ?= $(shell for d in /lib/modules/*/build; do \
-		  test -f "$$d/Makefile" && echo "$$d"; \
-		done | sort -V | tail -n 1)
+# 6.12 is newer than 6.9) whose headers are present, preferring kernels with
+# an image in /boot (the ones vm-run boots by default) over those without,
+# such as the debug kernel of scripts/debug-kernel.
+KDIR ?= $(shell for r in $$(ls /lib/modules 2>/dev/null); do \
+		  d=/lib/modules/$$r/build; \
+		  test -f "$$d/Makefile" || continue; \
+		  if test -e "/boot/vmlinuz-$$r"; then echo "1 $$d"; else echo "0 $$d"; fi; \
+		done | sort -V | tail -n 1 | cut -d' ' -f2)
 KDIR := $(abspath $(KDIR))
 
 # The release KDIR was built for.  UTS_RELEASE is what the module's vermagic
@@ -135,4 +139,4 @@ demo:
 	$(LOOP_TOP)/scripts/demo
 
 lint: kdir-check
-	$(LOOP_TOP)/scripts/lint
+	KDIR=$(KDIR) $(LOOP_TOP)/scripts/lint

@@ -11,6 +11,9 @@
  *   insmod gate_bug.ko bug=leak       a kmalloc buffer nothing points to
  *   insmod gate_bug.ko [bug=none]     nothing wrong
  *
+ * The bugs live in functions of their own, kept out of line, so that the
+ * reports name them: the __init code is gone by the time kmemleak scans.
+ *
  * Never load it anywhere else.
  */
 
@@ -36,7 +39,7 @@ static DEFINE_MUTEX(gate_second);
  * order first -> second and then sees second -> first: a possible
  * circular locking dependency between two threads doing one half each.
  */
-static void gate_lock_inversion(void)
+static noinline void gate_lock_inversion(void)
 {
 	mutex_lock(&gate_first);
 	mutex_lock(&gate_second);
@@ -50,7 +53,7 @@ static void gate_lock_inversion(void)
 }
 
 /* Read the byte just past a 40-byte allocation (slab-out-of-bounds). */
-static int gate_read_past_end(void)
+static noinline int gate_read_past_end(void)
 {
 	size_t len = 40;
 	char *buf;
@@ -71,7 +74,7 @@ static int gate_read_past_end(void)
 }
 
 /* Allocate a buffer and forget its address. */
-static int gate_leak(void)
+static noinline int gate_leak(void)
 {
 	char *buf;
 
