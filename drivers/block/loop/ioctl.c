@@ -345,24 +345,32 @@ void loop_unbind(struct loop_device *lo)
 	bool partscan = lo->flags & LO_FLAGS_PARTSCAN;
 	int err;
 
+	/*
+	 * Only what needs the I/O stopped happens frozen.  No lo->lock in
+	 * here: its holders write back the device's cache (status changes,
+	 * a transfer's key change), which waits for this very queue.  Once
+	 * unfrozen, requests fail in loop_queue_rq() for want of workers,
+	 * and RUNDOWN keeps every other user of the fields below away.
+	 */
 	blk_mq_freeze_queue(q);
 	loop_stop_workers(lo);
-	loop_transfer_release(&lo->xfer);
-	loop_transfer_pool_destroy(lo);
-	lo->xfer_lost = false;
-	loop_sysfs_remove(lo);
 	loop_apply_limits(q, &loop_unbound_limits);
 	invalidate_disk(disk);	/* capacity 0, cached pages dropped */
+	blk_mq_unfreeze_queue(q);
+
+	loop_sysfs_remove(lo);
+	loop_transfer_release(&lo->xfer);
+	loop_transfer_pool_destroy(lo);
 	mapping_set_gfp_mask(file->f_mapping, lo->saved_gfp_mask);
 
 	mutex_lock(&lo->lock);
+	lo->xfer_lost = false;
 	lo->backing = NULL;
 	lo->offset = 0;
 	lo->sizelimit = 0;
 	lo->use_dio = false;
 	memset(lo->file_name, 0, LO_NAME_SIZE);
 	mutex_unlock(&lo->lock);
-	blk_mq_unfreeze_queue(q);
 
 	compat_media_changed(disk);
 	kobject_uevent(&disk_to_dev(disk)->kobj, KOBJ_CHANGE);
