@@ -10,6 +10,8 @@
 # and run things:
 #   make check     build everything and run the test suite in a VM
 #   make demo      attach, format, mount and verify an image in a VM
+#   make bench     raw file, stock loop.ko and ours side by side in a VM
+#                  (BENCH_ARGS=--quick for a short run; see scripts/bench)
 #   make lint      checkpatch --strict, W=1 and sparse on every source
 
 LOOP_TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
@@ -77,7 +79,7 @@ module-stale = $(or $(if $(wildcard $(MOD_KO)),,missing), \
 	$(shell cd $(LOOP_TOP) && find $(LOOP_SOURCES) -newer $(MOD_KO) | head -n 1), \
 	$(if $(filter $(KVER),$(shell modinfo -F vermagic $(MOD_KO) 2>/dev/null)),,other-kernel))
 
-.PHONY: all modules clean check demo lint tests kdir-check \
+.PHONY: all modules clean check demo bench lint tests kdir-check \
 	install uninstall dkms-source tools
 
 all modules: kdir-check
@@ -137,6 +139,10 @@ check:
 
 demo:
 	$(LOOP_TOP)/scripts/demo
+
+BENCH_ARGS ?=
+bench:
+	$(LOOP_TOP)/scripts/bench $(BENCH_ARGS)
 
 lint: kdir-check
 	KDIR=$(KDIR) $(LOOP_TOP)/scripts/lint
