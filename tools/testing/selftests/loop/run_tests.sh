@@ -14,7 +14,7 @@
 # LOOP_TEST_TIMEOUT (seconds per test program, default 1800).
 
 dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-c_tests=(abi_test ioctl_test data_test xfer_test hostile_test)
+c_tests=(abi_test ioctl_test data_test xfer_test hostile_test ioctl_fuzz_test)
 # Built only where gcc can target 32-bit x86 (gcc-multilib).
 if [[ -x $dir/compat32_test ]]; then
 	c_tests+=(compat32_test)
