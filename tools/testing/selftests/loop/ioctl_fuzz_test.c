@@ -86,6 +86,11 @@ static const int ioctl_errnos[] = {
 
 static int ctl_errnos[] = { ENOTTY, EINVAL };
 
+/* Opening a loop device may fail so while another thread works on it. */
+static const int open_errnos[] = {
+	ENXIO, EBUSY, EROFS, EACCES, ENODEV, ENOMEM, EAGAIN,
+};
+
 /* And those a read or write of a block device may fail with. */
 static const int rw_errnos[] = {
 	EINVAL, EIO, EPERM, EBADF, ENOSPC, ENXIO, EAGAIN, EROFS, ENODEV,
@@ -95,7 +100,18 @@ static const int rw_errnos[] = {
 struct dev {
 	int nr;
 	bool created;		/* GET_FREE made it: remove it at the end */
-	int rw, ro, dio;	/* fds, open for the whole run */
+};
+
+/*
+ * Device fds are opened for one operation and closed after it: held open
+ * for the whole run they would turn every LOOP_CLR_FD into a deferred
+ * (autoclear) detach, and the devices would never come unbound.
+ */
+#define MAX_OP_FDS	4
+
+struct op_fd {
+	int fd;
+	char what[40];
 };
 
 /* File descriptors the threads pick from; fixed while they run. */
@@ -116,6 +132,8 @@ struct thread_state {
 	unsigned long calls[NR_OPS];
 	unsigned long ok[NR_OPS];
 	unsigned long bad;		/* undocumented errnos */
+	struct op_fd fds[MAX_OP_FDS];	/* device fds of this operation */
+	int nfds;
 };
 
 static struct dev devs[NR_DEVS];
@@ -226,17 +244,59 @@ static void rnd_bytes(struct thread_state *t, void *p, size_t len)
 		b[i] = rnd(t, 256);
 }
 
-static int dev_fd(struct thread_state *t)
+static bool errno_in(int err, const int *set, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (set[i] == err)
+			return true;
+	return false;
+}
+
+/* Open a random fuzzed device with @flags for this operation only. */
+static int open_dev(struct thread_state *t, int flags)
 {
 	const struct dev *d = &devs[rnd(t, nr_devs)];
+	struct op_fd *f;
+	int fd;
 
-	switch (rnd(t, 6)) {
+	if (t->nfds >= MAX_OP_FDS)
+		return -1;
+	fd = loop_open(d->nr, flags);
+	if (fd < 0) {
+		if (!errno_in(-fd, open_errnos, ARRAY_SIZE(open_errnos)) &&
+		    t->bad++ < 20)
+			printf("# thread %d: open loop%d (%#x): undocumented %s\n",
+			       t->id, d->nr, flags, strerror(-fd));
+		return -1;
+	}
+	f = &t->fds[t->nfds++];
+	f->fd = fd;
+	snprintf(f->what, sizeof(f->what), "loop%d %s%s", d->nr,
+		 flags & O_RDWR ? "O_RDWR" : "O_RDONLY",
+		 flags & O_DIRECT ? "|O_DIRECT" : "");
+	return fd;
+}
+
+static void close_op_fds(struct thread_state *t)
+{
+	while (t->nfds)
+		close(t->fds[--t->nfds].fd);
+}
+
+/* Mostly read-only: closing a writable fd makes udev probe the device. */
+static int dev_fd(struct thread_state *t)
+{
+	switch (rnd(t, 8)) {
 	case 0:
-		return d->ro;
+		return open_dev(t, O_RDWR);
 	case 1:
-		return d->dio;
+		return open_dev(t, O_RDWR | O_DIRECT);
+	case 2:
+		return open_dev(t, O_RDONLY | O_DIRECT);
 	default:
-		return d->rw;
+		return open_dev(t, O_RDONLY);
 	}
 }
 
@@ -345,16 +405,6 @@ static void remember_free(int nr)
 	pthread_mutex_unlock(&seen_lock);
 }
 
-static bool errno_in(int err, const int *set, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (set[i] == err)
-			return true;
-	return false;
-}
-
 /*
  * One random operation.  Returns its result (>= 0) or -errno; *@errs
  * and *@nerrs get the errnos it may legitimately fail with.
@@ -369,13 +419,15 @@ static long do_op(struct thread_state *t, int op, const int **errs,
 		struct loop_crypto_key key;
 	} a;
 	unsigned long cmd = 0, arg = 0;
-	int fd = target_fd(t);
+	int fd = -1;
 	ssize_t n;
 	size_t len;
 	off_t pos;
 
 	*errs = ioctl_errnos;
 	*nerrs = ARRAY_SIZE(ioctl_errnos);
+	if (op < OP_CTL_ADD)
+		fd = target_fd(t);
 	switch (op) {
 	case OP_SET_FD:
 		cmd = LOOP_SET_FD;
@@ -453,13 +505,20 @@ static long do_op(struct thread_state *t, int op, const int **errs,
 	default:	/* reads and writes */
 		*errs = rw_errnos;
 		*nerrs = ARRAY_SIZE(rw_errnos);
-		fd = op == OP_DIO_READ || op == OP_DIO_WRITE ?
-		     devs[rnd(t, nr_devs)].dio : dev_fd(t);
+		if (op == OP_READ || op == OP_DIO_READ)
+			fd = O_RDONLY;
+		else
+			fd = O_RDWR;
+		if (op == OP_DIO_READ || op == OP_DIO_WRITE)
+			fd |= O_DIRECT;
+		fd = open_dev(t, fd);
 		len = 512 * (1 + rnd(t, 32));
 		pos = (off_t)rnd(t, (FILE_SIZE + 16384) / 512) * 512;
 		if (!rnd(t, 16))
 			pos += 1 + rnd(t, 511);
 		*on_fd = fd;
+		if (fd < 0)
+			return -EBADF;
 		if (op == OP_READ || op == OP_DIO_READ)
 			n = pread(fd, t->buf, len, pos);
 		else
@@ -480,10 +539,13 @@ static long do_op(struct thread_state *t, int op, const int **errs,
 	return n;
 }
 
-static const char *fd_name(int fd)
+static const char *fd_name(struct thread_state *t, int fd)
 {
 	int i;
 
+	for (i = 0; i < t->nfds; i++)
+		if (t->fds[i].fd == fd)
+			return t->fds[i].what;
 	for (i = 0; i < pool.n; i++)
 		if (pool.fd[i] == fd)
 			return pool.what[i];
@@ -519,18 +581,15 @@ static void *fuzz_thread(void *arg)
 		__atomic_store_n(&t->op, op, __ATOMIC_RELEASE);
 		fd = -1;
 		ret = do_op(t, op, &errs, &nerrs, &fd);
-		__atomic_store_n(&t->op, -1, __ATOMIC_RELEASE);
 		t->calls[op]++;
-		if (ret >= 0) {
+		if (ret >= 0)
 			t->ok[op]++;
-			continue;
-		}
-		if (errno_in(-ret, errs, nerrs))
-			continue;
-		if (t->bad++ < 20)
+		else if (!errno_in(-ret, errs, nerrs) && t->bad++ < 20)
 			printf("# thread %d: %s on %s failed with undocumented %s (%ld)\n",
-			       t->id, op_names[op], fd_name(fd),
+			       t->id, op_names[op], fd_name(t, fd),
 			       strerror(-ret), -ret);
+		close_op_fds(t);
+		__atomic_store_n(&t->op, -1, __ATOMIC_RELEASE);
 	}
 	__atomic_store_n(&t->done, true, __ATOMIC_RELEASE);
 	return NULL;
@@ -566,30 +625,27 @@ static bool existed_before(int nr)
 static int get_device(struct dev *d, int i)
 {
 	struct loop_config cfg;
-	int nr, bfd, ret;
+	int nr, fd, bfd, ret;
 
 	nr = ioctl(ctl_fd, LOOP_CTL_GET_FREE);
 	if (nr < 0)
 		return -errno;
 	d->nr = nr;
 	d->created = !existed_before(nr);
-	d->rw = loop_open(nr, O_RDWR);
-	if (d->rw < 0)
-		return d->rw;
+	fd = loop_open(nr, O_RDWR);
+	if (fd < 0)
+		return fd;
 	bfd = open(files[i % NR_FILES], O_RDWR | O_CLOEXEC);
-	if (bfd < 0)
+	if (bfd < 0) {
+		close(fd);
 		return -errno;
+	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.fd = bfd;
-	ret = ioctl_err(d->rw, LOOP_CONFIGURE, (unsigned long)&cfg);
+	ret = ioctl_err(fd, LOOP_CONFIGURE, (unsigned long)&cfg);
 	close(bfd);
-	if (ret)
-		return ret;
-	d->ro = loop_open(nr, O_RDONLY);
-	d->dio = loop_open(nr, O_RDWR | O_DIRECT);
-	if (d->ro < 0 || d->dio < 0)
-		return -EIO;
-	return 0;
+	close(fd);
+	return ret;
 }
 
 static int setup(void)
@@ -601,7 +657,6 @@ static int setup(void)
 	static const int file_flags[] = {
 		O_RDWR, O_RDONLY, O_RDWR | O_DIRECT,
 	};
-	static char dev_names[NR_DEVS][3][40];
 	int i, j, fd, p[2], s[2], ret;
 
 	ctl_fd = ctl_open();
@@ -621,19 +676,10 @@ static int setup(void)
 		}
 	}
 	for (i = 0; i < NR_DEVS; i++) {
-		devs[i].rw = -1;
-		devs[i].ro = -1;
-		devs[i].dio = -1;
 		ret = get_device(&devs[i], i);
 		nr_devs = i + 1;
 		if (ret)
 			return ret;
-		snprintf(dev_names[i][0], 40, "loop%d O_RDWR", devs[i].nr);
-		snprintf(dev_names[i][1], 40, "loop%d O_RDONLY", devs[i].nr);
-		snprintf(dev_names[i][2], 40, "loop%d O_DIRECT", devs[i].nr);
-		pool_add(devs[i].rw, dev_names[i][0]);
-		pool_add(devs[i].ro, dev_names[i][1]);
-		pool_add(devs[i].dio, dev_names[i][2]);
 	}
 	if (pipe2(p, O_CLOEXEC) || socketpair(AF_UNIX, SOCK_STREAM |
 					       SOCK_CLOEXEC, 0, s))
@@ -651,9 +697,9 @@ static int setup(void)
 	if (ret)
 		return ret;
 	pool_add(dup(ctl_fd), "loop-control");
-	/* a number no file is open under */
-	closed_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	close(closed_fd);
+	/* a number no file is open under, nor will be: fds are reused */
+	for (closed_fd = 999; fcntl(closed_fd, F_GETFD) != -1; closed_fd--)
+		;
 	return 0;
 }
 
@@ -664,11 +710,6 @@ static void close_pool(void)
 	for (i = 0; i < pool.n; i++)
 		close(pool.fd[i]);
 	pool.n = 0;
-	for (i = 0; i < nr_devs; i++) {
-		devs[i].rw = -1;
-		devs[i].ro = -1;
-		devs[i].dio = -1;
-	}
 }
 
 static bool any_bound(void)
@@ -912,6 +953,8 @@ int main(void)
 	if (stock_driver())
 		ctl_errnos[0] = ERR_NOSYS;
 
+	/* line by line: what a hang leaves behind must be on the console */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	ksft_print_header();
 	ksft_print_msg("seed %u (LOOP_FUZZ_SEED=%u repeats it)\n", seed, seed);
 	ksft_print_msg("%u s, %d threads, nr_workers=%lld\n", seconds,
