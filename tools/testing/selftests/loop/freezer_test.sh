@@ -4,7 +4,7 @@
 # Suspend's task freezer with a loop device under continuous I/O.
 #
 # Buffered and O_DIRECT writers and an O_DIRECT reader keep a loop device
-# busy while "freezer" pm_test mode runs each suspend state the guest
+# busy, and a writer with fsync an ext4 on a second one, while "freezer" pm_test mode runs each suspend state the guest
 # offers (freeze, mem): every task is frozen, the kernel waits a few
 # seconds, and everything is thawed, without touching devices.  The write
 # to /sys/power/state must succeed, the kernel must not report "Freezing
@@ -17,6 +17,7 @@ dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 work=
 dev=
+fsdev=
 pids=()
 pm_test=/sys/power/pm_test
 old_pm_test=
@@ -26,6 +27,8 @@ cleanup() {
 	((${#pids[@]})) && wait "${pids[@]}"
 	[[ -n $old_pm_test ]] && echo "$old_pm_test" >"$pm_test"
 	[[ -n $dev ]] && losetup -d "$dev"
+	mountpoint -q "$work/mnt" && umount "$work/mnt"
+	[[ -n $fsdev ]] && losetup -d "$fsdev"
 	settle
 	[[ -n $work ]] && rm -rf "$work"
 }
@@ -45,6 +48,12 @@ setup() {
 	truncate -s 64M "$work/img" || return 1
 	dd if=/dev/urandom of="$work/pat" bs=1M count=8 status=none || return 1
 	dev=$(losetup -f --show "$work/img") || return 1
+	# ext4 on a second device: its journal thread is freezable and
+	# waits for loop I/O, so a frozen loop worker would block the freeze
+	truncate -s 64M "$work/fs.img" || return 1
+	mkfs.ext4 -q "$work/fs.img" || return 1
+	fsdev=$(losetup -f --show "$work/fs.img") || return 1
+	mkdir "$work/mnt" && mount "$fsdev" "$work/mnt" || return 1
 	settle
 }
 
@@ -70,8 +79,9 @@ passes() {
 	echo "${n:-0}"
 }
 
-all_passed_since() {	# all_passed_since BUF DIO READ: each went on
-	(($(passes buf) > $1 && $(passes dio) > $2 && $(passes rd) > $3))
+all_passed_since() {	# all_passed_since BUF DIO READ FS: each went on
+	(($(passes buf) > $1 && $(passes dio) > $2 && $(passes rd) > $3 &&
+		$(passes fs) > $4))
 }
 
 start_io() {
@@ -81,17 +91,20 @@ start_io() {
 	pids+=($!)
 	io rd if="$dev" of=/dev/null bs=1M count=32 iflag=direct &
 	pids+=($!)
-	wait_for 120 all_passed_since 0 0 0 || fail "the I/O does not run"
+	io fs if="$work/pat" of="$work/mnt/pat" bs=1M count=8 conv=fsync &
+	pids+=($!)
+	wait_for 120 all_passed_since 0 0 0 0 || fail "the I/O does not run"
 }
 
 # suspend STATE: one freeze and thaw cycle through pm_test's freezer mode.
 suspend() {
-	local state=$1 before b d r err
+	local state=$1 before b d r f err
 
 	before=$(dmesg | wc -l)
 	b=$(passes buf)
 	d=$(passes dio)
 	r=$(passes rd)
+	f=$(passes fs)
 	echo freezer >"$pm_test" || return 1
 	if ! err=$({ echo "$state" >/sys/power/state; } 2>&1); then
 		fail "echo $state >/sys/power/state failed: $err"
@@ -106,8 +119,8 @@ suspend() {
 	grep -Eq 'suspend debug|Restarting tasks|Freezing' "$work/dmesg.$state" ||
 		fail "no trace of a freeze in the kernel log:" ||
 		cat "$work/dmesg.$state"
-	wait_for 120 all_passed_since "$b" "$d" "$r" ||
-		fail "the I/O did not go on after the thaw (passes: buffered $b -> $(passes buf), direct $d -> $(passes dio), read $r -> $(passes rd))"
+	wait_for 120 all_passed_since "$b" "$d" "$r" "$f" ||
+		fail "the I/O did not go on after the thaw (passes: buffered $b -> $(passes buf), direct $d -> $(passes dio), read $r -> $(passes rd), ext4 $f -> $(passes fs))"
 }
 
 stop_io() {
@@ -134,6 +147,7 @@ data_intact() {
 			status=none) "$work/pat" ||
 			fail "backing file at ${where}M differs from the pattern"
 	done
+	cmp "$work/mnt/pat" "$work/pat" || fail "the file on ext4 differs"
 	return 0
 }
 
@@ -141,6 +155,9 @@ detach() {
 	settle
 	losetup -d "$dev" || return 1
 	dev=
+	umount "$work/mnt" || return 1
+	losetup -d "$fsdev" || return 1
+	fsdev=
 }
 
 if [[ ! -e $pm_test ]]; then
