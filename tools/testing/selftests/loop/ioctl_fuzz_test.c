@@ -847,14 +847,31 @@ out:
 	return good;
 }
 
+static bool loop_exists(int nr)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/sys/block/loop%d", nr);
+	return access(path, F_OK) == 0;
+}
+
 static void remove_ours(void)
 {
 	int i;
 
 	udev_settle();
 	for (i = 0; i < PRIV_COUNT; i++) {
-		loop_force_detach(PRIV_BASE + i);
-		ioctl(ctl_fd, LOOP_CTL_REMOVE, PRIV_BASE + i);
+		int nr = PRIV_BASE + i, ret;
+
+		if (!loop_exists(nr))
+			continue;
+		loop_force_detach(nr);
+		ret = ctl_remove_retry(ctl_fd, nr);
+		if (ret && ret != -ENODEV) {
+			printf("# LOOP_CTL_REMOVE loop%d: %s\n", nr,
+			       strerror(-ret));
+			log_openers(nr);
+		}
 	}
 	/* devices GET_FREE made while fuzzing; someone else's stay */
 	for (i = 0; i < nr_seen_free; i++)
@@ -869,13 +886,12 @@ static void remove_ours(void)
 
 static bool priv_range_gone(void)
 {
-	char path[64];
 	int i;
 
 	for (i = 0; i < PRIV_COUNT; i++) {
-		snprintf(path, sizeof(path), "/sys/block/loop%d", PRIV_BASE + i);
-		if (!access(path, F_OK)) {
-			printf("# %s still exists\n", path);
+		if (loop_exists(PRIV_BASE + i)) {
+			printf("# /sys/block/loop%d still exists\n",
+			       PRIV_BASE + i);
 			return false;
 		}
 	}
