@@ -21,11 +21,16 @@ fsdev=
 pids=()
 pm_test=/sys/power/pm_test
 old_pm_test=
+# pm_test busy-waits (mdelay) this many seconds frozen: 5 by default,
+# long enough under TCG on a loaded host for a soft-lockup report
+delay=/sys/module/suspend/parameters/pm_test_delay
+old_delay=
 
 cleanup() {
 	[[ -n $work ]] && touch "$work/stop"
 	((${#pids[@]})) && wait "${pids[@]}"
 	[[ -n $old_pm_test ]] && echo "$old_pm_test" >"$pm_test"
+	[[ -n $old_delay ]] && echo "$old_delay" >"$delay"
 	[[ -n $dev ]] && losetup -d "$dev"
 	mountpoint -q "$work/mnt" && umount "$work/mnt"
 	[[ -n $fsdev ]] && losetup -d "$fsdev"
@@ -171,6 +176,10 @@ if [[ -z $(states) ]]; then
 	exit 0
 fi
 old_pm_test=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$pm_test")
+if [[ -w $delay ]]; then
+	old_delay=$(cat "$delay")
+	echo 1 >"$delay"
+fi
 echo "# states: $(cat /sys/power/state), pm_test: $(cat "$pm_test")"
 loaded || modprobe loop || exit 1
 
