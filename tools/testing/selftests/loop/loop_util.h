@@ -506,6 +506,17 @@ static inline unsigned int default_bind_flags(void)
  * since the test VM has not installed it.  *@loaded tells whether we
  * loaded it (and so should rmmod it).  0, or -1 if it cannot be loaded.
  */
+/* A transfer of @type with @size bytes of @key (NULL when 0) in @info. */
+static inline void info_set_key(struct loop_info64 *info, unsigned int type,
+				const uint8_t *key, size_t size)
+{
+	info->lo_encrypt_type = type;
+	memset(info->lo_encrypt_key, 0, LO_KEY_SIZE);
+	if (size)
+		memcpy(info->lo_encrypt_key, key, size);
+	info->lo_encrypt_key_size = size;
+}
+
 static inline int load_cryptoloop(bool *loaded)
 {
 	char exe[PATH_MAX], cmd[2 * PATH_MAX];

@@ -45,6 +45,25 @@ static const uint8_t key_b[7] = { 0xf1, 0xe2, 0xd3, 0xc4, 0xb5, 0xa6, 0x97 };
 /* Which status structure a round trip goes through. */
 enum form { FORM_64, FORM_OLD };
 
+/* Detach and remove XS_NR, drop the backing file, unload what we loaded. */
+static void xs_release(int ctl, int fd, int bfd, const char *file,
+		       bool loaded)
+{
+	if (fd >= 0) {
+		ioctl(fd, LOOP_CLR_FD, 0);
+		close(fd);
+	}
+	loop_force_detach(XS_NR);
+	ctl_remove_retry(ctl, XS_NR);
+	if (bfd >= 0) {
+		close(bfd);
+		unlink(file);
+	}
+	if (loaded && system("rmmod cryptoloop"))
+		fprintf(stderr, "# rmmod cryptoloop failed\n");
+	close(ctl);
+}
+
 FIXTURE(xs) {
 	int ctl;
 	int fd;			/* /dev/loopN, O_RDWR */
@@ -70,28 +89,7 @@ FIXTURE_SETUP(xs)
 
 FIXTURE_TEARDOWN(xs)
 {
-	if (self->fd >= 0) {
-		ioctl(self->fd, LOOP_CLR_FD, 0);
-		close(self->fd);
-	}
-	loop_force_detach(XS_NR);
-	ctl_remove_retry(self->ctl, XS_NR);
-	if (self->bfd >= 0) {
-		close(self->bfd);
-		unlink(self->file);
-	}
-	if (self->loaded && system("rmmod cryptoloop"))
-		fprintf(stderr, "# rmmod cryptoloop failed\n");
-	close(self->ctl);
-}
-
-static void set_key(struct loop_info64 *info, unsigned int type,
-		    const uint8_t *key, size_t size)
-{
-	info->lo_encrypt_type = type;
-	memset(info->lo_encrypt_key, 0, LO_KEY_SIZE);
-	memcpy(info->lo_encrypt_key, key, size);
-	info->lo_encrypt_key_size = size;
+	xs_release(self->ctl, self->fd, self->bfd, self->file, self->loaded);
 }
 
 static int configure(int fd, int bfd, const struct loop_info64 *info)
@@ -117,7 +115,7 @@ static int set_xor_key(int fd, const uint8_t *key, size_t size)
 
 	if (err)
 		return err;
-	set_key(&info, LO_CRYPT_XOR, key, size);
+	info_set_key(&info, LO_CRYPT_XOR, key, size);
 	strcpy((char *)info.lo_crypt_name, "xor-name");
 	return set_status64(fd, &info);
 }
@@ -314,7 +312,7 @@ TEST_F(xs, root_roundtrip_keeps_key)
 	for (form = FORM_64; form <= FORM_OLD; form++) {
 		ASSERT_EQ(0, clear_data(self->bfd));
 		memset(&info, 0, sizeof(info));
-		set_key(&info, LO_CRYPT_XOR, key_b, sizeof(key_b));
+		info_set_key(&info, LO_CRYPT_XOR, key_b, sizeof(key_b));
 		ASSERT_EQ(0, configure(self->fd, self->bfd, &info));
 		ASSERT_EQ(0, roundtrip(self->fd, form, &shown));
 		ASSERT_EQ(sizeof(key_b), shown.lo_encrypt_key_size);
@@ -360,7 +358,7 @@ TEST_F(xs, changed_transfer_rekeys)
 	}
 
 	memset(&info, 0, sizeof(info));
-	set_key(&info, LO_CRYPT_XOR, key_a, sizeof(key_a));
+	info_set_key(&info, LO_CRYPT_XOR, key_a, sizeof(key_a));
 	ASSERT_EQ(0, configure(self->fd, self->bfd, &info));
 	ASSERT_EQ(0, loop_get_status64(self->fd, &info));
 	memcpy(info.lo_encrypt_key, key_b, sizeof(key_b));
@@ -377,7 +375,7 @@ TEST_F(xs, changed_transfer_rekeys)
 	ASSERT_EQ(-1, raw_mismatch(self->bfd, zero, sizeof(zero)));
 
 	ASSERT_EQ(0, loop_get_status64(self->fd, &info));
-	set_key(&info, LO_CRYPT_NONE, NULL, 0);
+	info_set_key(&info, LO_CRYPT_NONE, NULL, 0);
 	ASSERT_EQ(0, set_status64(self->fd, &info));
 	ASSERT_EQ(0, clear_data(self->bfd));
 	ASSERT_EQ(0, write_a(self->fd));
@@ -404,7 +402,7 @@ static int bind_xts(int fd, int bfd, const uint8_t *key)
 	int err;
 
 	memset(&info, 0, sizeof(info));
-	set_key(&info, LO_CRYPT_CRYPTOAPI, key, LO_KEY_SIZE);
+	info_set_key(&info, LO_CRYPT_CRYPTOAPI, key, LO_KEY_SIZE);
 	strcpy((char *)info.lo_crypt_name, xts_name);
 	info.lo_init[0] = LOOP_CRYPTO_MAX_KEY_SIZE;
 	err = configure(fd, bfd, &info);
@@ -645,19 +643,7 @@ FIXTURE_TEARDOWN(ondev)
 	if (self->mounted)
 		umount(self->mnt);
 	rmdir(self->mnt);
-	if (self->fd >= 0) {
-		ioctl(self->fd, LOOP_CLR_FD, 0);
-		close(self->fd);
-	}
-	loop_force_detach(XS_NR);
-	ctl_remove_retry(self->ctl, XS_NR);
-	if (self->bfd >= 0) {
-		close(self->bfd);
-		unlink(self->file);
-	}
-	if (self->loaded && system("rmmod cryptoloop"))
-		fprintf(stderr, "# rmmod cryptoloop failed\n");
-	close(self->ctl);
+	xs_release(self->ctl, self->fd, self->bfd, self->file, self->loaded);
 }
 
 /* mkfs.ext4 on the device and mount it. */
@@ -778,7 +764,7 @@ TEST_F_TIMEOUT(ondev, status_from_file_on_device, 600)
 	int err;
 
 	memset(&info, 0, sizeof(info));
-	set_key(&info, LO_CRYPT_XOR, key_a, sizeof(key_a));
+	info_set_key(&info, LO_CRYPT_XOR, key_a, sizeof(key_a));
 	ASSERT_EQ(0, configure(self->fd, self->bfd, &info));
 	ASSERT_EQ(0, mount_on_device(self->mnt));
 	self->mounted = true;

@@ -112,15 +112,6 @@ FIXTURE_TEARDOWN(xfer)
 	xdev_teardown(&self->d);
 }
 
-static void set_key(struct loop_info64 *info, unsigned int type,
-		    const uint8_t *key, size_t size)
-{
-	info->lo_encrypt_type = type;
-	memset(info->lo_encrypt_key, 0, LO_KEY_SIZE);
-	memcpy(info->lo_encrypt_key, key, size);
-	info->lo_encrypt_key_size = size;
-}
-
 static int configure(int fd, int bfd, unsigned int type, const uint8_t *key,
 		     size_t key_size, off_t offset, unsigned int bs,
 		     unsigned int flags)
@@ -132,7 +123,7 @@ static int configure(int fd, int bfd, unsigned int type, const uint8_t *key,
 	cfg.block_size = bs;
 	cfg.info.lo_offset = offset;
 	cfg.info.lo_flags = flags;
-	set_key(&cfg.info, type, key, key_size);
+	info_set_key(&cfg.info, type, key, key_size);
 	return ioctl(fd, LOOP_CONFIGURE, &cfg) ? -errno : 0;
 }
 
@@ -144,7 +135,7 @@ static int set_status_key(int fd, unsigned int type, const uint8_t *key,
 
 	if (err)
 		return err;
-	set_key(&info, type, key, key_size);
+	info_set_key(&info, type, key, key_size);
 	return ioctl(fd, LOOP_SET_STATUS64, &info) ? -errno : 0;
 }
 
@@ -339,7 +330,7 @@ TEST_F(xfer, status_shows_key_only_to_admin)
 	ASSERT_EQ(0, configure(d->fd, d->bfd, LO_CRYPT_NONE, NULL, 0,
 			       0, 0, 0));
 	ASSERT_EQ(0, loop_get_status64(d->fd, &info));
-	set_key(&info, LO_CRYPT_XOR, key_b, 7);
+	info_set_key(&info, LO_CRYPT_XOR, key_b, 7);
 	strcpy((char *)info.lo_crypt_name, "a-name");
 	info.lo_init[0] = 42;
 	info.lo_init[1] = 4242;
