@@ -12,7 +12,7 @@
 #include <linux/loop_crypto.h>
 
 #include "loop_util.h"
-#include "kselftest_harness.h"
+#include "loop_harness.h"
 
 /* Away from the numbers ioctl_test uses (240, 241). */
 #define TEST_NR		244

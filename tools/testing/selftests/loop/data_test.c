@@ -13,7 +13,7 @@
 #include <linux/fs.h>
 
 #include "loop_util.h"
-#include "kselftest_harness.h"
+#include "loop_harness.h"
 
 #define DATA_NR		242		/* see TEST_NR in ioctl_test.c */
 #define MIB		(1024 * 1024)

@@ -36,7 +36,7 @@
 #include <linux/loop_crypto.h>
 
 #include "loop_util.h"
-#include "kselftest_harness.h"
+#include "loop_harness.h"
 
 #define MIB		(1024 * 1024)
 #define DEV_SIZE	(4 * MIB)	/* device size in the detach test */

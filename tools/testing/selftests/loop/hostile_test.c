@@ -30,7 +30,7 @@
 #include <linux/hdreg.h>
 
 #include "loop_util.h"
-#include "kselftest_harness.h"
+#include "loop_harness.h"
 
 /* High numbers, apart from ioctl_test's, never used by the system. */
 #define TEST_NR		244

@@ -14,7 +14,7 @@
 #include <linux/fs.h>
 
 #include "loop_util.h"
-#include "kselftest_harness.h"
+#include "loop_harness.h"
 
 /* High numbers, so we never touch devices the system itself uses. */
 #define TEST_NR		240

@@ -58,7 +58,7 @@ count() {
 }
 
 run_one() {
-	local prog=$1 name=${1##*/} log rc p f s cmd
+	local prog=$1 name=${1##*/} log rc p f s cmd start=$SECONDS
 
 	log=$(mktemp "${TMPDIR:-/tmp}/loop-selftest.XXXXXX") || exit 1
 	echo "# ---- $name"
@@ -81,7 +81,7 @@ run_one() {
 			f=$((f + 1))
 		fi
 	fi
-	echo "# $name: exit status $rc, counted $p ok, $f not ok, $s skip"
+	echo "# $name: exit status $rc, counted $p ok, $f not ok, $s skip, $((SECONDS - start)) s"
 	passed=$((passed + p))
 	failed=$((failed + f))
 	skipped=$((skipped + s))

@@ -28,7 +28,7 @@
 #include <linux/loop_crypto.h>
 
 #include "loop_util.h"
-#include "kselftest_harness.h"
+#include "loop_harness.h"
 
 #define XS_NR		238		/* see TEST_NR in ioctl_test.c */
 #define FILE_SIZE	(4 << 20)

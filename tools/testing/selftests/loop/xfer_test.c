@@ -20,7 +20,7 @@
 #include <linux/fs.h>
 
 #include "loop_util.h"
-#include "kselftest_harness.h"
+#include "loop_harness.h"
 
 #define XFER_NR		236		/* see TEST_NR in ioctl_test.c */
 #define MIB		(1024 * 1024)
