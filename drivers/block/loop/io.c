@@ -1,13 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The I/O path: blk-mq hands each request to loop_queue_rq(), which passes
- * it to one of the device's worker threads and returns at once, so the
- * submitter never waits for backing file I/O.  The worker maps the request
- * onto the backing file and moves the data:
+ * The I/O path.  Each device has several hardware queues (one per CPU by
+ * default), and each queue its own worker(s): work items on the binding's
+ * workqueue, so that I/O submitted on different CPUs never meets on one
+ * thread, list or lock.  The workers map requests onto the backing file
+ * and move the data:
  *
- *  - buffered: synchronously, bio by bio;
+ *  - buffered: synchronously, one call for the whole request;
  *  - direct I/O: asynchronously, one kiocb for the whole request, completed
  *    from the backing file system's completion context.
+ *
+ * Before a request goes to a worker, loop_queue_rq() tries it right there
+ * with IOCB_NOWAIT (direct I/O reads and writes, buffered reads): a file
+ * system that can start it without blocking does, and the request costs
+ * no thread hop; one that would block says -EAGAIN and the worker does it.
+ * See loop_try_nowait() for where that is not tried, and why.
  *
  * A backing file may move less than asked anywhere, not only at its end
  * (FUSE, NFS): short counts are continued from where they stopped, and only
@@ -16,6 +23,11 @@
  * Flushes become fsync, FUA writes a ranged datasync, discard and
  * write-zeroes become fallocate on the backing file.
  *
+ * The backing file's I/O and memory are charged to the cgroup that issued
+ * the request: in a worker by taking on its blkcg and memcg for the
+ * request's duration; on the NOWAIT path, where the submitter itself
+ * runs it, by its own.
+ *
  * Nothing here takes lo->lock.  The binding fields the path reads (backing,
  * offset, use_dio, workers) change only while the queue is frozen, i.e.
  * while no request is between loop_queue_rq() and its completion, or (the
@@ -23,10 +35,14 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/blk-cgroup.h>
 #include <linux/falloc.h>
 #include <linux/highmem.h>
+#include <linux/memcontrol.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/task_stack.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
 
 #include "loop.h"
 
@@ -122,14 +138,60 @@ static ssize_t loop_rw_iter_all(struct loop_device *lo,
 }
 
 /*
- * Move a request's data synchronously, bio by bio.  Returns the bytes
- * moved (short at the end of the backing file) or -errno.
+ * Make @cmd->iter cover all of @rq's data: a single bio's own vector table
+ * serves as it is; several bios' segments go into a table of our own, in
+ * the request if they fit.  0, or -ENOMEM.
  */
-static long loop_rw_sync(struct loop_device *lo, struct request *rq,
-			 loff_t pos, bool write)
+static int loop_cmd_iter(struct loop_cmd *cmd, struct request *rq,
+			 bool write, gfp_t gfp)
+{
+	unsigned int dir = write ? ITER_SOURCE : ITER_DEST;
+	struct bio_vec bv, *table = cmd->inline_bvec;
+	struct req_iterator ri;
+	unsigned int nr = 0;
+
+	if (rq->bio == rq->biotail) {
+		loop_iter_from_bio(&cmd->iter, rq->bio, dir);
+		return 0;
+	}
+	rq_for_each_bvec(bv, rq, ri)
+		nr++;
+	if (nr > LOOP_INLINE_BVECS) {
+		table = kmalloc_array(nr, sizeof(*table), gfp);
+		if (!table)
+			return -ENOMEM;
+		cmd->bvec = table;
+	}
+	nr = 0;
+	rq_for_each_bvec(bv, rq, ri)
+		table[nr++] = bv;
+	iov_iter_bvec(&cmd->iter, dir, table, nr, blk_rq_bytes(rq));
+	return 0;
+}
+
+/* Free what loop_cmd_iter() allocated. */
+static void loop_cmd_iter_free(struct loop_cmd *cmd)
+{
+	kfree(cmd->bvec);
+	cmd->bvec = NULL;
+}
+
+/*
+ * Move a request's data synchronously: in one call where the request's
+ * segments make one iterator, else (no memory for the table) bio by bio.
+ * Returns the bytes moved (short at the end of the backing file) or
+ * -errno.
+ */
+static long loop_rw_sync(struct loop_device *lo, struct loop_cmd *cmd,
+			 struct request *rq, loff_t pos, bool write)
 {
 	long done = 0;
 	struct bio *bio;
+
+	if (!loop_cmd_iter(cmd, rq, write, GFP_NOIO)) {
+		done = loop_rw_iter_all(lo, &cmd->iter, pos, 0, write);
+		return done < 0 ? done : loop_fua(lo, rq, pos, done, write);
+	}
 
 	__rq_for_each_bio(bio, rq) {
 		unsigned int len = bio->bi_iter.bi_size;
@@ -264,19 +326,48 @@ static void loop_aio_complete(struct kiocb *iocb, long ret)
 	struct request *rq = blk_mq_rq_from_pdu(cmd);
 	struct loop_device *lo = rq->q->queuedata;
 
-	if (ret < 0 || ret >= blk_rq_bytes(rq)) {
-		loop_cmd_done(cmd, ret);
-		return;
+	if (ret != -EAGAIN || !cmd->nowait) {
+		if (ret < 0 || ret >= blk_rq_bytes(rq)) {
+			loop_cmd_done(cmd, ret);
+			return;
+		}
+		/*
+		 * Short: the rest is synchronous I/O, which this context
+		 * (maybe an interrupt) cannot do.
+		 */
+		cmd->ret = ret;
+		cmd->resume = true;
+	} else {
+		/*
+		 * Part of a NOWAIT attempt was started, then the file system
+		 * found it would block: all of it again, in a worker.
+		 */
+		cmd->nowait = false;
+		cmd->resume = false;
+		loop_cmd_iter_free(cmd);
 	}
 	/*
-	 * Short: the rest is synchronous I/O, which this context (maybe an
-	 * interrupt) cannot do: back to a worker.  The binding's workers
-	 * outlive the request, since they go only with the queue frozen.
+	 * Back to a worker.  The binding's workers outlive the request,
+	 * since they go only with the queue frozen.  Pairs with
+	 * loop_start_workers()' release: a whole structure.
 	 */
-	cmd->ret = ret;
-	cmd->resume = true;
-	/* Pairs with loop_start_workers()' release: a whole structure. */
 	loop_queue_cmd(smp_load_acquire(&lo->workers), cmd);
+}
+
+/* Set up @cmd's kiocb for its request's data at @pos. */
+static void loop_prep_kiocb(struct loop_device *lo, struct loop_cmd *cmd,
+			    struct request *rq, loff_t pos, int flags)
+{
+	struct kiocb *iocb = &cmd->iocb;
+
+	iocb->ki_pos = pos;
+	iocb->ki_filp = lo->backing;
+	iocb->ki_flags = flags;
+	iocb->ki_ioprio = req_get_ioprio(rq);
+	iocb->private = NULL;
+	/* Direct I/O completes asynchronously; buffered I/O in the call. */
+	iocb->ki_complete = (flags & IOCB_DIRECT) ? loop_aio_complete : NULL;
+	cmd->pos = pos;
 }
 
 /*
@@ -286,43 +377,19 @@ static void loop_aio_complete(struct kiocb *iocb, long ret)
 static long loop_rw_async(struct loop_device *lo, struct loop_cmd *cmd,
 			  struct request *rq, loff_t pos, bool write)
 {
-	unsigned int dir = write ? ITER_SOURCE : ITER_DEST;
 	struct iov_iter iter;
-	struct kiocb *iocb = &cmd->iocb;
+	int flags = IOCB_DIRECT;
 	long ret;
 
-	if (rq->bio == rq->biotail) {
-		/* One bio: its own vector table serves as the iterator. */
-		loop_iter_from_bio(&iter, rq->bio, dir);
-	} else {
-		struct req_iterator ri;
-		struct bio_vec bv, *table;
-		unsigned int nr = 0;
+	if (loop_cmd_iter(cmd, rq, write, GFP_NOIO))
+		return loop_rw_sync(lo, cmd, rq, pos, write);
 
-		rq_for_each_bvec(bv, rq, ri)
-			nr++;
-		table = kmalloc_array(nr, sizeof(*table), GFP_NOIO);
-		if (!table)	/* No memory: fall back to bio by bio. */
-			return loop_rw_sync(lo, rq, pos, write);
-		nr = 0;
-		rq_for_each_bvec(bv, rq, ri)
-			table[nr++] = bv;
-		cmd->bvec = table;
-		iov_iter_bvec(&iter, dir, table, nr, blk_rq_bytes(rq));
-	}
-
-	iocb->ki_pos = pos;
-	iocb->ki_filp = lo->backing;
-	iocb->ki_complete = loop_aio_complete;
-	iocb->ki_flags = IOCB_DIRECT;
 	if (write && (rq->cmd_flags & REQ_FUA))
-		iocb->ki_flags |= IOCB_DSYNC;
-	iocb->ki_ioprio = req_get_ioprio(rq);
-
-	/* Kept for a short result: the file system consumes @iter. */
-	cmd->iter = iter;
-	cmd->pos = pos;
-	ret = loop_call_iter(lo->backing, iocb, &iter, write);
+		flags |= IOCB_DSYNC;
+	loop_prep_kiocb(lo, cmd, rq, pos, flags);
+	/* cmd->iter is kept for a short result: the file system consumes @iter. */
+	iter = cmd->iter;
+	ret = loop_call_iter(lo->backing, &cmd->iocb, &iter, write);
 	if (ret == -EIOCBQUEUED)
 		return ret;
 	return loop_aio_rest(lo, cmd, ret);	/* completed at once */
@@ -381,7 +448,7 @@ static long loop_execute(struct loop_device *lo, struct loop_cmd *cmd,
 			return loop_rw_transfer(lo, rq, pos, write);
 		if (lo->use_dio)
 			return loop_rw_async(lo, cmd, rq, pos, write);
-		return loop_rw_sync(lo, rq, pos, write);
+		return loop_rw_sync(lo, cmd, rq, pos, write);
 	}
 	case REQ_OP_FLUSH:
 		return vfs_fsync(lo->backing, 0);
@@ -396,12 +463,58 @@ static long loop_execute(struct loop_device *lo, struct loop_cmd *cmd,
 	}
 }
 
+/*
+ * The cgroup a worker runs a request on behalf of: the one whose bio it
+ * is, unless that is the root (which a worker is in already).  The bio's
+ * blkg pins the blkcg until the request completes.
+ */
+struct loop_charge {
+	struct cgroup_subsys_state	*memcg_css;
+	struct mem_cgroup		*old_memcg;
+	bool				blkcg;
+};
+
+static void loop_charge_begin(struct request *rq, struct loop_charge *c)
+{
+	struct cgroup_subsys_state *css = NULL;
+
+	c->memcg_css = NULL;
+	c->blkcg = false;
+#ifdef CONFIG_BLK_CGROUP
+	if (rq->bio && rq->bio->bi_blkg)
+		css = bio_blkcg_css(rq->bio);
+#endif
+	if (!css || !css->parent)
+		return;
+	kthread_associate_blkcg(css);
+	c->blkcg = true;
+#ifdef CONFIG_MEMCG
+	c->memcg_css = cgroup_get_e_css(css->cgroup, &memory_cgrp_subsys);
+	if (c->memcg_css)
+		c->old_memcg = set_active_memcg(mem_cgroup_from_css(c->memcg_css));
+#endif
+}
+
+static void loop_charge_end(struct loop_charge *c)
+{
+#ifdef CONFIG_MEMCG
+	if (c->memcg_css) {
+		set_active_memcg(c->old_memcg);
+		css_put(c->memcg_css);
+	}
+#endif
+	if (c->blkcg)
+		kthread_associate_blkcg(NULL);
+}
+
 /* Execute one request in its worker; I/O may be left to complete later. */
 static void loop_run_cmd(struct loop_cmd *cmd)
 {
 	struct request *rq = blk_mq_rq_from_pdu(cmd);
+	struct loop_charge charge;
 	long ret;
 
+	loop_charge_begin(rq, &charge);
 	if (cmd->resume) {
 		/* The rest of a short direct I/O (loop_aio_complete()). */
 		cmd->resume = false;
@@ -409,6 +522,7 @@ static void loop_run_cmd(struct loop_cmd *cmd)
 	} else {
 		ret = loop_execute(rq->q->queuedata, cmd, rq);
 	}
+	loop_charge_end(&charge);
 	if (ret != -EIOCBQUEUED)
 		loop_cmd_done(cmd, ret);
 }
@@ -418,16 +532,18 @@ static void loop_run_cmd(struct loop_cmd *cmd)
  * until there are none.  A request queued after the list was found empty
  * queues the work again, which then runs once more.
  */
-static void loop_worker_fn(struct kthread_work *work)
+static void loop_worker_fn(struct work_struct *work)
 {
 	struct loop_worker *w = container_of(work, struct loop_worker, work);
+	unsigned long pflags = current->flags;
 	struct loop_cmd *cmd;
 	unsigned int noio;
 
 	/*
 	 * We write pages that reclaim may be waiting on: allocations here
 	 * must not recurse into I/O, and dirty throttling must look at the
-	 * backing device only, or the device could wait on itself.
+	 * backing device only, or the device could wait on itself.  (The
+	 * thread is the workqueue's: its flags are restored after.)
 	 */
 	current->flags |= PF_LOCAL_THROTTLE;
 	noio = memalloc_noio_save();
@@ -444,6 +560,7 @@ static void loop_worker_fn(struct kthread_work *work)
 		cond_resched();
 	}
 	memalloc_noio_restore(noio);
+	current_restore_flags(pflags, PF_LOCAL_THROTTLE);
 }
 
 /* A read that met the end of the backing file returns zeroes beyond it. */
@@ -469,8 +586,7 @@ static void loop_complete_rq(struct request *rq)
 	blk_status_t status = BLK_STS_OK;
 	long ret = cmd->ret;
 
-	kfree(cmd->bvec);
-	cmd->bvec = NULL;
+	loop_cmd_iter_free(cmd);
 
 	if (ret < 0) {
 		status = errno_to_blk_status(ret);
@@ -488,13 +604,157 @@ static void loop_complete_rq(struct request *rq)
 	blk_mq_end_request(rq, status);
 }
 
+/*
+ * Stack a NOWAIT attempt may start with.  The attempt runs the backing
+ * file system, which may end a plug and so run the queue of the device
+ * under it, which may be a loop device doing the same: each level of
+ * stacking takes stack, and below this much the request goes to a worker,
+ * whose stack is fresh.
+ */
+#define LOOP_NOWAIT_STACK_MIN	(THREAD_SIZE / 2)
+
+static bool loop_stack_room(void)
+{
+#ifdef CONFIG_STACK_GROWSUP
+	return false;
+#else
+	unsigned long here = (unsigned long)&here;
+
+	return here - (unsigned long)task_stack_page(current) >
+	       LOOP_NOWAIT_STACK_MIN;
+#endif
+}
+
+/* How long writes skip NOWAIT after one came back -EAGAIN, at most. */
+#define LOOP_NOWAIT_BACKOFF_MAX	1024u
+
+/*
+ * May @rq be tried with IOCB_NOWAIT from loop_queue_rq()?  Not:
+ *  - with a transfer (it needs bounce pages and a worker's time);
+ *  - buffered writes (file systems refuse NOWAIT for them) and FUA writes
+ *    (a data sync is never without waiting);
+ *  - a file whose file system does not support NOWAIT: it would block;
+ *  - inside submit_bio() (current->bio_list set): bios the backing file
+ *    system submits would wait in that list until we return, and if it
+ *    waited for one (NOWAIT is a promise file systems keep only mostly:
+ *    ext4 still reads extent blocks) it would wait forever;
+ *  - with little stack left (loop_stack_room());
+ *  - writes on a queue whose last NOWAIT writes failed with -EAGAIN:
+ *    writes into a sparse file need blocks allocated, and always fail so;
+ *    trying each would only add a failed call to the worker's.
+ */
+static bool loop_nowait_allowed(struct loop_device *lo,
+				struct loop_hw_queue *hq, struct request *rq)
+{
+	enum req_op op = req_op(rq);
+	unsigned int skip;
+
+	if (op != REQ_OP_READ && op != REQ_OP_WRITE)
+		return false;
+	if (lo->xfer.funcs || lo->xfer_lost ||
+	    !(lo->backing->f_mode & FMODE_NOWAIT))
+		return false;
+	if (op == REQ_OP_WRITE) {
+		if (!lo->use_dio || (rq->cmd_flags & REQ_FUA) ||
+		    (lo->flags & LO_FLAGS_READ_ONLY))
+			return false;
+		skip = READ_ONCE(hq->nowait_skip);
+		if (skip) {
+			WRITE_ONCE(hq->nowait_skip, skip - 1);
+			return false;
+		}
+	}
+	return !current->bio_list && loop_stack_room();
+}
+
+/* A NOWAIT write came back: adjust how long writes skip NOWAIT. */
+static void loop_nowait_write_result(struct loop_hw_queue *hq, bool again)
+{
+	unsigned int backoff = READ_ONCE(hq->nowait_backoff);
+
+	if (!again) {
+		if (backoff)
+			WRITE_ONCE(hq->nowait_backoff, 0);
+		return;
+	}
+	backoff = clamp(backoff * 2, 16u, LOOP_NOWAIT_BACKOFF_MAX);
+	WRITE_ONCE(hq->nowait_backoff, backoff);
+	WRITE_ONCE(hq->nowait_skip, backoff);
+}
+
+/*
+ * Try @rq with IOCB_NOWAIT, in the submitter's context.  True if it is
+ * taken care of (completed, or its completion will come); false if it
+ * must go to a worker, as if never tried.
+ */
+static bool loop_try_nowait(struct loop_device *lo, struct loop_hw_queue *hq,
+			    struct loop_cmd *cmd, struct request *rq)
+{
+	bool write = req_op(rq) == REQ_OP_WRITE;
+	struct file *file = lo->backing;
+	struct blk_plug *plug;
+	struct iov_iter iter;
+	unsigned int noio;
+	long ret;
+
+	if (!loop_nowait_allowed(lo, hq, rq))
+		return false;
+	if (loop_cmd_iter(cmd, rq, write, GFP_NOWAIT))
+		return false;
+	loop_prep_kiocb(lo, cmd, rq,
+			((loff_t)blk_rq_pos(rq) << SECTOR_SHIFT) + lo->offset,
+			IOCB_NOWAIT | (lo->use_dio ? IOCB_DIRECT : 0));
+	cmd->nowait = true;
+	iter = cmd->iter;
+
+	/*
+	 * The backing file system starts its own plug and ends it before
+	 * returning: not in ours, which we may be called from the end of.
+	 * Its allocations must not recurse into I/O, as in a worker.
+	 */
+	plug = current->plug;
+	current->plug = NULL;
+	noio = memalloc_noio_save();
+	if (!write) {
+		ret = file->f_op->read_iter(&cmd->iocb, &iter);
+	} else if (S_ISREG(file_inode(file)->i_mode) &&
+		   !sb_start_write_trylock(file_inode(file)->i_sb)) {
+		ret = -EAGAIN;		/* the file system is being frozen */
+	} else {
+		ret = file->f_op->write_iter(&cmd->iocb, &iter);
+		if (S_ISREG(file_inode(file)->i_mode))
+			sb_end_write(file_inode(file)->i_sb);
+	}
+	memalloc_noio_restore(noio);
+	current->plug = plug;
+
+	if (write)
+		loop_nowait_write_result(hq, ret == -EAGAIN);
+	if (ret == -EIOCBQUEUED)
+		return true;
+	if (ret >= (long)blk_rq_bytes(rq)) {
+		loop_cmd_done(cmd, ret);
+		return true;
+	}
+	cmd->nowait = false;
+	if (ret > 0) {
+		/* Short: the worker continues it (loop_aio_rest()). */
+		cmd->ret = ret;
+		cmd->resume = true;
+		return false;
+	}
+	/* -EAGAIN, or an error the worker will meet again and report. */
+	loop_cmd_iter_free(cmd);
+	return false;
+}
+
 static blk_status_t loop_queue_rq(struct blk_mq_hw_ctx *hctx,
 				  const struct blk_mq_queue_data *bd)
 {
 	struct request *rq = bd->rq;
 	struct loop_cmd *cmd = blk_mq_rq_to_pdu(rq);
 	struct loop_device *lo = rq->q->queuedata;
-	/* One read: the count, the round robin and the threads agree. */
+	/* One read: the count, the queues and the workers agree. */
 	struct loop_workers *ws = smp_load_acquire(&lo->workers);
 
 	blk_mq_start_request(rq);
@@ -503,23 +763,54 @@ static blk_status_t loop_queue_rq(struct blk_mq_hw_ctx *hctx,
 
 	cmd->bvec = NULL;
 	cmd->resume = false;
-	loop_queue_cmd(ws, cmd);
+	cmd->nowait = false;
+	if (!loop_try_nowait(lo, hctx->driver_data, cmd, rq))
+		loop_queue_cmd(ws, cmd);
 	return BLK_STS_OK;
 }
 
-/* Hand @cmd to the next of the binding's workers; any context. */
+/*
+ * Hand @cmd to a worker of its hardware queue (the next in turn if there
+ * are several); any context.
+ */
 static void loop_queue_cmd(struct loop_workers *ws, struct loop_cmd *cmd)
 {
+	struct blk_mq_hw_ctx *hctx = blk_mq_rq_from_pdu(cmd)->mq_hctx;
+	unsigned int i = hctx->queue_num * ws->per_queue;
 	struct loop_worker *w;
 	unsigned long flags;
 
-	w = &ws->w[ws->nr > 1 ?
-		   (unsigned int)atomic_inc_return(&ws->next) % ws->nr : 0];
+	if (ws->per_queue > 1) {
+		struct loop_hw_queue *hq = hctx->driver_data;
+		unsigned int next = READ_ONCE(hq->next);
+
+		WRITE_ONCE(hq->next, next + 1);
+		i += next % ws->per_queue;
+	}
+	w = &ws->w[i];
 	spin_lock_irqsave(&w->lock, flags);
 	list_add_tail(&cmd->node, &w->cmds);
 	spin_unlock_irqrestore(&w->lock, flags);
 	/* Already queued and not yet running: it will find this one. */
-	kthread_queue_work(w->kworker, &w->work);
+	queue_work(ws->wq, &w->work);
+}
+
+static int loop_init_hctx(struct blk_mq_hw_ctx *hctx, void *data,
+			  unsigned int hctx_idx)
+{
+	struct loop_hw_queue *hq;
+
+	hq = kzalloc_node(sizeof(*hq), GFP_KERNEL, hctx->numa_node);
+	if (!hq)
+		return -ENOMEM;
+	hctx->driver_data = hq;
+	return 0;
+}
+
+static void loop_exit_hctx(struct blk_mq_hw_ctx *hctx, unsigned int hctx_idx)
+{
+	kfree(hctx->driver_data);
+	hctx->driver_data = NULL;
 }
 
 static int loop_init_request(struct blk_mq_tag_set *set, struct request *rq,
@@ -528,48 +819,56 @@ static int loop_init_request(struct blk_mq_tag_set *set, struct request *rq,
 	struct loop_cmd *cmd = blk_mq_rq_to_pdu(rq);
 
 	INIT_LIST_HEAD(&cmd->node);
+	cmd->bvec = NULL;
 	return 0;
 }
 
 const struct blk_mq_ops loop_mq_ops = {
 	.queue_rq	= loop_queue_rq,
 	.complete	= loop_complete_rq,
+	.init_hctx	= loop_init_hctx,
+	.exit_hctx	= loop_exit_hctx,
 	.init_request	= loop_init_request,
 };
 
-static void loop_free_workers(struct loop_workers *ws, unsigned int n)
+static void loop_free_workers(struct loop_workers *ws)
 {
-	while (n--) {
-		/* Runs what is still queued, then stops the thread. */
-		kthread_destroy_worker(ws->w[n].kworker);
-		WARN_ON_ONCE(!list_empty(&ws->w[n].cmds));
-	}
+	unsigned int i;
+
+	/* Runs what is still queued (nothing: see the callers). */
+	destroy_workqueue(ws->wq);
+	for (i = 0; i < ws->nr_queues * ws->per_queue; i++)
+		WARN_ON_ONCE(!list_empty(&ws->w[i].cmds));
 	kfree(ws);
 }
 
 /* Called at bind, before the device is BOUND, with lo->lock held. */
 int loop_start_workers(struct loop_device *lo)
 {
-	unsigned int i, n = loop_nr_workers;
+	unsigned int i, nr_queues = lo->tag_set.nr_hw_queues;
+	unsigned int n = nr_queues * loop_nr_workers;
 	struct loop_workers *ws;
 
 	lockdep_assert_held(&lo->lock);
 	ws = kzalloc(struct_size(ws, w, n), GFP_KERNEL);
 	if (!ws)
 		return -ENOMEM;
-	ws->nr = n;
-	atomic_set(&ws->next, 0);
+	ws->nr_queues = nr_queues;
+	ws->per_queue = loop_nr_workers;
+	/*
+	 * Per-CPU, not unbound: a queue's work runs on the CPU that queued
+	 * it, near the submitter's data; blocking I/O there makes the
+	 * workqueue start another thread for the CPU's other work.
+	 */
+	ws->wq = alloc_workqueue(LOOP_NAME "%d", WQ_MEM_RECLAIM, 0, lo->number);
+	if (!ws->wq) {
+		kfree(ws);
+		return -ENOMEM;
+	}
 	for (i = 0; i < n; i++) {
 		struct loop_worker *w = &ws->w[i];
-		struct kthread_worker *kw;
 
-		kw = kthread_create_worker(0, LOOP_NAME "%d-%u", lo->number, i);
-		if (IS_ERR(kw)) {
-			loop_free_workers(ws, i);
-			return PTR_ERR(kw);
-		}
-		w->kworker = kw;
-		kthread_init_work(&w->work, loop_worker_fn);
+		INIT_WORK(&w->work, loop_worker_fn);
 		spin_lock_init(&w->lock);
 		INIT_LIST_HEAD(&w->cmds);
 	}
@@ -591,14 +890,19 @@ void loop_stop_workers(struct loop_device *lo)
 	if (!ws)
 		return;
 	WRITE_ONCE(lo->workers, NULL);
-	loop_free_workers(ws, ws->nr);
+	loop_free_workers(ws);
 }
 
-/* The number of workers of the binding; lo->lock held, device bound. */
+/*
+ * The number of workers of the binding (that a bind would start, if
+ * unbound); lo->lock held.
+ */
 unsigned int loop_nr_bound_workers(struct loop_device *lo)
 {
 	lockdep_assert_held(&lo->lock);
-	return lo->workers ? lo->workers->nr : loop_nr_workers;
+	if (lo->workers)
+		return lo->workers->nr_queues * lo->workers->per_queue;
+	return lo->tag_set.nr_hw_queues * loop_nr_workers;
 }
 
 /*

@@ -275,7 +275,7 @@ static int loop_configure(struct loop_device *lo, unsigned int mode,
 	if (err)
 		goto out_unlock;
 	if (lo->xfer.funcs) {
-		err = loop_transfer_pool_create(lo, loop_nr_workers);
+		err = loop_transfer_pool_create(lo, loop_nr_bound_workers(lo));
 		if (err)
 			goto out_release_xfer;
 	}

@@ -5,7 +5,7 @@
  *   main.c   module parameters, device lifetime (add, probe, remove),
  *            block_device_operations, /dev/loop-control
  *   ioctl.c  binding a backing file, status, per-device ioctls
- *   io.c     blk-mq queue, worker threads, backing file I/O
+ *   io.c     blk-mq queues, workers, backing file I/O
  *   transfer.c  transfer registry, XOR, a device's transfer state
  *   sysfs.c  /sys/block/loopN/loop/
  *   limits.c queue limits a binding offers, applied to the request queue
@@ -80,29 +80,47 @@ enum loop_state {
 };
 
 /*
- * One worker thread of a binding.  loop_queue_rq() appends requests to
- * @cmds and queues @work, which belongs to this worker for its whole life
- * and runs the requests in order, in process context where backing file
- * I/O may sleep.  A request is on at most one list at a time, and only
- * between loop_queue_rq() and the start of its execution.
+ * One worker of a binding: a work item on the binding's workqueue.
+ * loop_queue_cmd() appends requests to @cmds and queues @work, which runs
+ * them in order, in process context where backing file I/O may sleep.  A
+ * request is on at most one list at a time, and only between being handed
+ * to a worker and the start of its execution.
  */
 struct loop_worker {
-	struct kthread_worker	*kworker;
-	struct kthread_work	work;
+	struct work_struct	work;
 	spinlock_t		lock;		/* protects cmds */
 	struct list_head	cmds;		/* loop_cmd.node */
+} ____cacheline_aligned_in_smp;
+
+/*
+ * The workers of one binding, created at bind and destroyed at unbind:
+ * @per_queue workers for each of the device's @nr_queues hardware queues,
+ * queue q's being w[q * per_queue] on, so that requests from different
+ * queues (CPUs) never meet on one list or lock.  Their workqueue is the
+ * binding's own and WQ_MEM_RECLAIM: its rescuer thread (the only thread a
+ * bound device owns) guarantees progress when memory is short, and a
+ * device stacked on another never waits behind it in a shared queue.
+ *
+ * Readers take lo->workers once and use everything from the structure
+ * they got, so that a request never sees the count of one binding with
+ * the workers of another.
+ */
+struct loop_workers {
+	struct workqueue_struct	*wq;
+	unsigned int		nr_queues;
+	unsigned int		per_queue;
+	struct loop_worker	w[];
 };
 
 /*
- * The workers of one binding, created at bind and destroyed at unbind.
- * loop_queue_rq() reads lo->workers once and takes everything from the
- * structure it got, so that a request never sees the count of one binding
- * with the threads of another.
+ * Per hardware queue, for the life of the disk (hctx->driver_data).  Only
+ * hints, read and written without locks by whoever dispatches on the
+ * queue: a lost update costs a worker's turn or one NOWAIT attempt.
  */
-struct loop_workers {
-	unsigned int		nr;
-	atomic_t		next;		/* round robin */
-	struct loop_worker	w[];
+struct loop_hw_queue {
+	unsigned int		next;		/* round robin among its workers */
+	unsigned int		nowait_skip;	/* writes left to send straight to a worker */
+	unsigned int		nowait_backoff;	/* next value of nowait_skip */
 };
 
 /* A device's transfer; all zero for LO_CRYPT_NONE. */
@@ -165,6 +183,13 @@ enum {
 };
 
 /*
+ * A request's segments as one iterator need a bio_vec table when it has
+ * several bios; this many entries live in the request itself, so that the
+ * common small request allocates nothing.
+ */
+#define LOOP_INLINE_BVECS	8
+
+/*
  * Per-request state, allocated by blk-mq behind each struct request
  * (tag_set.cmd_size).
  */
@@ -176,12 +201,15 @@ struct loop_cmd {
 	struct bio_vec		*bvec;		/* merged table, or NULL */
 	long			ret;		/* bytes moved or -errno */
 	bool			resume;		/* direct I/O came back short */
+	bool			nowait;		/* issued with IOCB_NOWAIT */
+	struct bio_vec		inline_bvec[LOOP_INLINE_BVECS];
 };
 
 /* main.c */
 void loop_drop_transfer_everywhere(const struct loop_func_table *funcs);
 extern int loop_part_shift;
 extern unsigned int loop_nr_workers;
+extern unsigned int loop_nr_queues;
 extern unsigned int loop_queue_depth;
 extern const struct block_device_operations loop_fops;
 

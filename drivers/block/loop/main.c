@@ -40,7 +40,15 @@ static bool max_loop_specified;
 static int max_part;
 int loop_part_shift;
 unsigned int loop_nr_workers = 1;
+unsigned int loop_nr_queues;		/* 0: one per CPU, up to LOOP_MAX_AUTO_QUEUES */
 unsigned int loop_queue_depth = 128;
+
+/*
+ * nr_queues=0 gives a device a hardware queue per CPU, but not more than
+ * this: every queue costs memory on every device, bound or not, and hosts
+ * with hundreds of CPUs also run hundreds of loop devices.
+ */
+#define LOOP_MAX_AUTO_QUEUES	16u
 
 static int loop_param_set_range(const char *val, const struct kernel_param *kp,
 				int min, int max)
@@ -109,7 +117,20 @@ static const struct kernel_param_ops nr_workers_ops = {
 	.get = param_get_uint,
 };
 module_param_cb(nr_workers, &nr_workers_ops, &loop_nr_workers, 0444);
-MODULE_PARM_DESC(nr_workers, "Worker threads per bound device (1-64, default 1)");
+MODULE_PARM_DESC(nr_workers, "Workers per hardware queue of a bound device (1-64, default 1)");
+
+static int nr_queues_set(const char *val, const struct kernel_param *kp)
+{
+	return loop_param_set_range(val, kp, 0, 256);
+}
+
+static const struct kernel_param_ops nr_queues_ops = {
+	.set = nr_queues_set,
+	.get = param_get_uint,
+};
+module_param_cb(nr_queues, &nr_queues_ops, &loop_nr_queues, 0444);
+MODULE_PARM_DESC(nr_queues,
+		 "Hardware queues per device (1-256; default 0: one per CPU, at most 16)");
 
 static int queue_depth_set(const char *val, const struct kernel_param *kp)
 {
@@ -260,13 +281,21 @@ static int loop_init_tag_set(struct loop_device *lo)
 	struct blk_mq_tag_set *set = &lo->tag_set;
 
 	set->ops = &loop_mq_ops;
-	set->nr_hw_queues = 1;
+	set->nr_hw_queues = loop_nr_queues ?:
+			    min(num_possible_cpus(), LOOP_MAX_AUTO_QUEUES);
 	set->queue_depth = loop_queue_depth;
 	set->numa_node = NUMA_NO_NODE;
 	set->cmd_size = sizeof(struct loop_cmd);
-	/* We stack on a file system: no scheduler unless asked for one. */
+	/*
+	 * We stack on a file system: no scheduler unless asked for one.
+	 * BLOCKING: loop_queue_rq() may try the backing file itself, and
+	 * NOWAIT does not promise never to sleep.  The queues share one set
+	 * of tags, so hw_queue_depth is the device's, whatever the number
+	 * of queues, and so is the memory the requests take.
+	 */
 	set->flags = BLK_MQ_F_SHOULD_MERGE | BLK_MQ_F_STACKING |
-		     BLK_MQ_F_NO_SCHED_BY_DEFAULT;
+		     BLK_MQ_F_NO_SCHED_BY_DEFAULT | BLK_MQ_F_BLOCKING |
+		     BLK_MQ_F_TAG_HCTX_SHARED;
 	set->driver_data = lo;
 	return blk_mq_alloc_tag_set(set);
 }
