@@ -16,6 +16,7 @@
 
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
+#include <linux/sched.h>
 
 #ifdef LOOP_QUEUE_LIMITS_API
 
@@ -87,5 +88,31 @@ static inline void compat_media_changed(struct gendisk *disk)
 }
 
 #endif /* LOOP_QUEUE_LIMITS_API */
+
+/*
+ * Run with no plug of the task's: the caller's code may start and end its
+ * own.  6.9+ caches a timestamp in the task's plug and flags the task
+ * (PF_BLOCK_TS) for the scheduler to clear it, which would then find no
+ * plug: the cached time is dropped first, as a schedule would.
+ */
+static inline struct blk_plug *compat_hide_plug(void)
+{
+	struct blk_plug *plug = current->plug;
+
+#ifdef PF_BLOCK_TS
+	blk_plug_invalidate_ts();
+#endif
+	current->plug = NULL;
+	return plug;
+}
+
+static inline void compat_restore_plug(struct blk_plug *plug)
+{
+#ifdef PF_BLOCK_TS
+	/* Set, it would be for a plug of the callee's, gone by now. */
+	current->flags &= ~PF_BLOCK_TS;
+#endif
+	current->plug = plug;
+}
 
 #endif /* _DRIVERS_BLOCK_LOOP_COMPAT_H */

@@ -712,8 +712,7 @@ static bool loop_try_nowait(struct loop_device *lo, struct loop_hw_queue *hq,
 	 * returning: not in ours, which we may be called from the end of.
 	 * Its allocations must not recurse into I/O, as in a worker.
 	 */
-	plug = current->plug;
-	current->plug = NULL;
+	plug = compat_hide_plug();
 	noio = memalloc_noio_save();
 	if (!write) {
 		ret = file->f_op->read_iter(&cmd->iocb, &iter);
@@ -726,7 +725,7 @@ static bool loop_try_nowait(struct loop_device *lo, struct loop_hw_queue *hq,
 			sb_end_write(file_inode(file)->i_sb);
 	}
 	memalloc_noio_restore(noio);
-	current->plug = plug;
+	compat_restore_plug(plug);
 
 	if (write)
 		loop_nowait_write_result(hq, ret == -EAGAIN);
