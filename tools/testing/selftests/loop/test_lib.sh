@@ -32,10 +32,14 @@ step() {
 		return
 	fi
 	tap_step_failed=
+	tap_step_skipped=
 	"$@" >"$tap_out" 2>&1 </dev/null
 	rc=$?
 	# a fail() anywhere in the step counts, whatever the step returned
-	if ((rc == 0)) && [[ -z $tap_step_failed ]]; then
+	if ((rc == 0)) && [[ -z $tap_step_failed && -n $tap_step_skipped ]]; then
+		sed 's/^/# /' "$tap_out"
+		echo "ok $tap_n $name # SKIP $tap_step_skipped"
+	elif ((rc == 0)) && [[ -z $tap_step_failed ]]; then
 		echo "ok $tap_n $name"
 	else
 		echo "not ok $tap_n $name"
@@ -55,6 +59,12 @@ fail() {
 	echo "$*"
 	tap_step_failed=1
 	return 1
+}
+
+# skip_step REASON: the step cannot tell here; it reports SKIP, not ok.
+skip_step() {
+	echo "$*"
+	tap_step_skipped=$*
 }
 
 # expect_eq WHAT EXPECTED ACTUAL
