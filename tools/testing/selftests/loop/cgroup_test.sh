@@ -28,7 +28,6 @@ min_s=2
 
 work=$(mktemp -d "$(test_dir)/cgroup.XXXXXX") || exit 1
 cgroot=
-mounted=
 cg=
 dev=
 disk=
@@ -39,7 +38,7 @@ cleanup() {
 		echo "$disk wbps=max" >"$cg/io.max" 2>/dev/null
 		rmdir "$cg"
 	fi
-	[[ -n $mounted ]] && umount "$cgroot"
+	[[ -n $cgroup2_mounted_here ]] && umount "$cgroup2_mounted_here"
 	settle
 	rm -rf "$work"
 }
@@ -55,12 +54,8 @@ backing_disk() {
 }
 
 setup_cgroup() {
-	cgroot=$(findmnt -no TARGET -t cgroup2 | head -n 1)
-	if [[ -z $cgroot ]]; then
-		cgroot=$work/cgroup
-		mkdir "$cgroot" && mount -t cgroup2 none "$cgroot" || return 1
-		mounted=1
-	fi
+	cgroup2_find "$work/cgroup" || return 1
+	cgroot=$cgroup2_dir
 	grep -qw io "$cgroot/cgroup.controllers" ||
 		fail "no io controller in $cgroot/cgroup.controllers" || return 1
 	echo "+io" >"$cgroot/cgroup.subtree_control" || return 1

@@ -67,6 +67,20 @@ skip_step() {
 	tap_step_skipped=$*
 }
 
+# cgroup2_find DIR: set cgroup2_dir to where cgroup v2 is mounted,
+# mounting it on DIR (created) if it is not; then cgroup2_mounted_here
+# names DIR, for the caller's cleanup to unmount.
+cgroup2_dir=
+cgroup2_mounted_here=
+cgroup2_find() {
+	cgroup2_dir=$(findmnt -no TARGET -t cgroup2 | head -n 1)
+	if [[ -z $cgroup2_dir ]]; then
+		mkdir -p "$1" && mount -t cgroup2 none "$1" || return 1
+		cgroup2_mounted_here=$1
+		cgroup2_dir=$1
+	fi
+}
+
 # expect_eq WHAT EXPECTED ACTUAL
 expect_eq() {
 	[[ $2 == "$3" ]] || fail "$1: expected '$2', got '$3'"
