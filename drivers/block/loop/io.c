@@ -830,11 +830,19 @@ const struct blk_mq_ops loop_mq_ops = {
 	.init_request	= loop_init_request,
 };
 
-static void loop_free_workers(struct loop_workers *ws)
+/*
+ * Free workers that loop_stop_workers() took off their device, once the
+ * queue is unfrozen: destroying the workqueue drains it, and a drain
+ * inside the freeze would order the queue's freeze before everything
+ * the workers' I/O takes (other devices' queues among it) for lockdep.
+ * Nothing is left to run: no request was in flight when they were taken.
+ */
+void loop_free_workers(struct loop_workers *ws)
 {
 	unsigned int i;
 
-	/* Runs what is still queued (nothing: see the callers). */
+	if (!ws)
+		return;
 	destroy_workqueue(ws->wq);
 	for (i = 0; i < ws->nr_queues * ws->per_queue; i++)
 		WARN_ON_ONCE(!list_empty(&ws->w[i].cmds));
@@ -880,16 +888,16 @@ int loop_start_workers(struct loop_device *lo)
  * Called at unbind (and when a bind fails) with the queue frozen: no
  * request is between loop_queue_rq() and its completion, so none is on a
  * worker's list, and none can be queued until the queue is unfrozen.
+ * Takes the workers off the device; the caller frees them with
+ * loop_free_workers() after unfreezing.
  */
-void loop_stop_workers(struct loop_device *lo)
+struct loop_workers *loop_stop_workers(struct loop_device *lo)
 {
 	struct loop_workers *ws = lo->workers;
 
 	WARN_ON_ONCE(!READ_ONCE(lo->disk->queue->mq_freeze_depth));
-	if (!ws)
-		return;
 	WRITE_ONCE(lo->workers, NULL);
-	loop_free_workers(ws);
+	return ws;
 }
 
 /*

@@ -171,6 +171,7 @@ static int loop_attach(struct loop_device *lo, struct file *file,
 {
 	struct address_space *mapping = file->f_mapping;
 	struct gendisk *disk = lo->disk;
+	struct loop_workers *workers;
 	struct loop_limits limits;
 	int err;
 
@@ -223,8 +224,9 @@ out_undo:
 	set_disk_ro(disk, false);
 	dev_set_uevent_suppress(disk_to_dev(disk), 0);
 	blk_mq_freeze_queue(disk->queue);
-	loop_stop_workers(lo);
+	workers = loop_stop_workers(lo);
 	blk_mq_unfreeze_queue(disk->queue);
+	loop_free_workers(workers);
 	return err;
 }
 
@@ -343,6 +345,7 @@ void loop_unbind(struct loop_device *lo)
 	struct request_queue *q = disk->queue;
 	struct file *file = lo->backing;
 	bool partscan = lo->flags & LO_FLAGS_PARTSCAN;
+	struct loop_workers *workers;
 	int err;
 
 	/*
@@ -353,10 +356,11 @@ void loop_unbind(struct loop_device *lo)
 	 * and RUNDOWN keeps every other user of the fields below away.
 	 */
 	blk_mq_freeze_queue(q);
-	loop_stop_workers(lo);
+	workers = loop_stop_workers(lo);
 	loop_apply_limits(q, &loop_unbound_limits);
 	invalidate_disk(disk);	/* capacity 0, cached pages dropped */
 	blk_mq_unfreeze_queue(q);
+	loop_free_workers(workers);
 
 	loop_sysfs_remove(lo);
 	loop_transfer_release(&lo->xfer);

@@ -223,7 +223,8 @@ int loop_compat_ioctl(struct block_device *bdev, unsigned int mode,
 /* io.c */
 extern const struct blk_mq_ops loop_mq_ops;
 int loop_start_workers(struct loop_device *lo);
-void loop_stop_workers(struct loop_device *lo);
+struct loop_workers *loop_stop_workers(struct loop_device *lo);
+void loop_free_workers(struct loop_workers *ws);
 unsigned int loop_nr_bound_workers(struct loop_device *lo);
 bool loop_can_direct_io(struct file *file, loff_t offset,
 			unsigned int block_size);
