@@ -46,6 +46,12 @@
 
 #include "loop.h"
 
+/* Where @rq's data is in the backing file. */
+static loff_t loop_rq_pos(struct loop_device *lo, struct request *rq)
+{
+	return ((loff_t)blk_rq_pos(rq) << SECTOR_SHIFT) + lo->offset;
+}
+
 /* Build an iterator over the data of one bio, in place. */
 static void loop_iter_from_bio(struct iov_iter *iter, struct bio *bio,
 			       unsigned int dir)
@@ -61,6 +67,10 @@ static void loop_iter_from_bio(struct iov_iter *iter, struct bio *bio,
 	iter->iov_offset = bio->bi_iter.bi_bvec_done;
 }
 
+/*
+ * Read or write the backing file.  A write holds off a freeze of its file
+ * system; with IOCB_NOWAIT one being frozen is -EAGAIN, not a wait.
+ */
 static ssize_t loop_call_iter(struct file *file, struct kiocb *iocb,
 			      struct iov_iter *iter, bool write)
 {
@@ -68,7 +78,10 @@ static ssize_t loop_call_iter(struct file *file, struct kiocb *iocb,
 
 	if (!write)
 		return file->f_op->read_iter(iocb, iter);
-	file_start_write(file);
+	if (!(iocb->ki_flags & IOCB_NOWAIT))
+		file_start_write(file);
+	else if (!file_start_write_trylock(file))
+		return -EAGAIN;
 	ret = file->f_op->write_iter(iocb, iter);
 	file_end_write(file);
 	return ret;
@@ -426,7 +439,7 @@ static long loop_fallocate(struct loop_device *lo, struct request *rq,
 static long loop_execute(struct loop_device *lo, struct loop_cmd *cmd,
 			 struct request *rq)
 {
-	loff_t pos = ((loff_t)blk_rq_pos(rq) << SECTOR_SHIFT) + lo->offset;
+	loff_t pos = loop_rq_pos(lo, rq);
 
 	/*
 	 * The block layer only warns about writes to a read-only disk, and
@@ -691,7 +704,6 @@ static bool loop_try_nowait(struct loop_device *lo, struct loop_hw_queue *hq,
 			    struct loop_cmd *cmd, struct request *rq)
 {
 	bool write = req_op(rq) == REQ_OP_WRITE;
-	struct file *file = lo->backing;
 	struct blk_plug *plug;
 	struct iov_iter iter;
 	unsigned int noio;
@@ -701,8 +713,7 @@ static bool loop_try_nowait(struct loop_device *lo, struct loop_hw_queue *hq,
 		return false;
 	if (loop_cmd_iter(cmd, rq, write, GFP_NOWAIT))
 		return false;
-	loop_prep_kiocb(lo, cmd, rq,
-			((loff_t)blk_rq_pos(rq) << SECTOR_SHIFT) + lo->offset,
+	loop_prep_kiocb(lo, cmd, rq, loop_rq_pos(lo, rq),
 			IOCB_NOWAIT | (lo->use_dio ? IOCB_DIRECT : 0));
 	cmd->nowait = true;
 	iter = cmd->iter;
@@ -714,16 +725,7 @@ static bool loop_try_nowait(struct loop_device *lo, struct loop_hw_queue *hq,
 	 */
 	plug = compat_hide_plug();
 	noio = memalloc_noio_save();
-	if (!write) {
-		ret = file->f_op->read_iter(&cmd->iocb, &iter);
-	} else if (S_ISREG(file_inode(file)->i_mode) &&
-		   !sb_start_write_trylock(file_inode(file)->i_sb)) {
-		ret = -EAGAIN;		/* the file system is being frozen */
-	} else {
-		ret = file->f_op->write_iter(&cmd->iocb, &iter);
-		if (S_ISREG(file_inode(file)->i_mode))
-			sb_end_write(file_inode(file)->i_sb);
-	}
+	ret = loop_call_iter(lo->backing, &cmd->iocb, &iter, write);
 	memalloc_noio_restore(noio);
 	compat_restore_plug(plug);
 
