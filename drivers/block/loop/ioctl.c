@@ -5,10 +5,8 @@
  *
  * Locking: lo->lock is held while a device's configuration is read or
  * changed.  loop_bind_lock serialises the operations that attach a file,
- * so that two devices can never be bound onto each other at the same time;
- * it is taken before any lo->lock.  Partition rescans take the disk's
- * open_mutex and therefore run after lo->lock is dropped: ->release is
- * called with open_mutex held and takes lo->lock.
+ * so that two devices can never be bound onto each other at the same time.
+ * Where these rank among the other locks: loop.h.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -414,18 +412,25 @@ static int loop_clr_fd(struct loop_device *lo)
 {
 	int err;
 
-	err = mutex_lock_killable(&lo->lock);
+	/* The opener count is exact under open_mutex only (see loop.h). */
+	err = mutex_lock_killable(&lo->disk->open_mutex);
 	if (err)
 		return err;
+	err = mutex_lock_killable(&lo->lock);
+	if (err)
+		goto out_open;
 	if (lo->state != LOOP_BOUND) {
-		mutex_unlock(&lo->lock);
-		return -ENXIO;
+		err = -ENXIO;
+		goto out;
 	}
 	lo->flags |= LO_FLAGS_AUTOCLEAR;
 	if (disk_openers(lo->disk) == 1)
 		lo->state = LOOP_RUNDOWN;
+out:
 	mutex_unlock(&lo->lock);
-	return 0;
+out_open:
+	mutex_unlock(&lo->disk->open_mutex);
+	return err;
 }
 
 static bool loop_info_keeps_transfer(struct loop_device *lo,

@@ -438,16 +438,27 @@ static int loop_control_remove(int idx)
 	lo->visible = false;
 	mutex_unlock(&loop_index_lock);
 
-	err = mutex_lock_killable(&lo->lock);
+	/*
+	 * The opener count is exact under open_mutex only (see loop.h): an
+	 * open that has passed loop_open() but is not counted yet would see
+	 * the device deleted under it.
+	 */
+	err = mutex_lock_killable(&lo->disk->open_mutex);
 	if (err)
 		goto out_show;
-	if (lo->state != LOOP_UNBOUND || disk_openers(lo->disk) > 0) {
-		mutex_unlock(&lo->lock);
-		err = -EBUSY;
+	err = mutex_lock_killable(&lo->lock);
+	if (err) {
+		mutex_unlock(&lo->disk->open_mutex);
 		goto out_show;
 	}
-	lo->state = LOOP_DELETING;
+	if (lo->state != LOOP_UNBOUND || disk_openers(lo->disk) > 0)
+		err = -EBUSY;
+	else
+		lo->state = LOOP_DELETING;
 	mutex_unlock(&lo->lock);
+	mutex_unlock(&lo->disk->open_mutex);
+	if (err)
+		goto out_show;
 
 	loop_remove(lo);
 	return 0;
