@@ -14,6 +14,31 @@
 #ifndef _DRIVERS_BLOCK_LOOP_H
 #define _DRIVERS_BLOCK_LOOP_H
 
+/*
+ * Lock order, outermost first.  Each lock's data is documented where the
+ * lock is defined; these are all the nestings the driver makes:
+ *
+ *   loop_bind_lock (ioctl.c)      a bind's check for loops of devices
+ *     lo->lock                    of the device being bound, then of each
+ *                                 device below it, one at a time (nested)
+ *   disk->open_mutex              ->open and ->release run under it;
+ *     lo->lock                    LOOP_CLR_FD and LOOP_CTL_REMOVE take both,
+ *                                 as the opener count is exact only there
+ *   loop_index_lock (main.c)      dropping a transfer from every device
+ *     lo->lock
+ *   loop_transfers_lock           (transfer.c) a leaf: nothing nests inside
+ *   lo->lock
+ *     queue freeze (loop_freeze)  changes to a bound device
+ *       queue limits (6.9+)       applied inside the freeze, the order of
+ *                                 6.12's own sysfs stores
+ *   loop_worker.lock              a leaf spinlock, irq-safe
+ *
+ * Never the other way round: in particular nothing takes open_mutex or
+ * loop_index_lock with lo->lock held (partition rescans and the final
+ * fput of a backing block device run after lo->lock is dropped), and
+ * nothing waits for I/O on a device inside its freeze.
+ */
+
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
 #include <linux/fs.h>
