@@ -855,7 +855,7 @@ struct racer {
 	int bfd;		/* binders: their backing file */
 	uint32_t rng;
 	const int *stop;
-	long ops, binds, bad_errors, wrong;
+	long ops, binds, bad_errors, wrong, removed_open;
 	int bad_errno;
 	const char *bad_what;
 };
@@ -866,6 +866,30 @@ static void racer_bad(struct racer *r, const char *what, int err)
 		r->bad_what = what;
 		r->bad_errno = -err;
 	}
+}
+
+/*
+ * Was the disk behind @fd, an open loopN, removed while it was open?  An
+ * opener holds it, so LOOP_CTL_REMOVE must refuse: the disk in sysfs must
+ * still be the one behind @fd.  Disk sequence numbers are never reused and
+ * only grow, so a disk added later in its place has a larger one than
+ * @fd's disk ever had, and a bind between the two reads leaves the fd's
+ * value between them.
+ */
+static bool removed_while_open(int fd, int nr)
+{
+	long long before, after;
+	__u64 seq;
+
+	before = sysfs_read_ll(nr, "diskseq");
+	if (ioctl(fd, BLKGETDISKSEQ, &seq))
+		return false;	/* kernel without disk sequence numbers */
+	after = sysfs_read_ll(nr, "diskseq");
+	if (before == -ENOENT || after == -ENOENT)
+		return true;
+	if (before < 0 || after < 0)
+		return false;
+	return (long long)seq < before || (long long)seq > after;
 }
 
 /* A binder: open a number, bind, move a little data, detach. */
@@ -886,6 +910,8 @@ static void binder_round(struct racer *r, void *buf)
 	}
 	ret = bind_dev(fd, r->bfd, 0, 0, 0);
 	if (ret == -EBUSY || ret == -ENXIO) {
+		if (removed_while_open(fd, nr))
+			r->removed_open++;
 		close(fd);
 		return;
 	}
@@ -997,6 +1023,9 @@ TEST_F_TIMEOUT(stress, control_races, TEST_TIMEOUT)
 			TH_LOG("%ld unexpected errors, first: %s: %s",
 			       r->bad_errors, r->bad_what,
 			       strerror(r->bad_errno));
+		EXPECT_EQ(0, r->removed_open)
+			TH_LOG("%ld devices removed while a binder had them open",
+			       r->removed_open);
 		EXPECT_EQ(0, r->wrong);
 		if (r->bfd >= 0)
 			close(r->bfd);
