@@ -593,6 +593,24 @@ static void loop_zero_tail(struct request *rq, unsigned int done)
 	}
 }
 
+/*
+ * Buffered reads and transfers fill the request's pages by CPU copies
+ * through kernel mappings.  On architectures whose data caches can alias
+ * (and only there is this compiled in), user mappings of those pages must
+ * then be made to see the data; direct I/O needs no flush but gets one too
+ * rather than a second rule.
+ */
+static void loop_flush_read_pages(struct request *rq)
+{
+#ifdef ARCH_IMPLEMENTS_FLUSH_DCACHE_PAGE
+	struct req_iterator ri;
+	struct bio_vec bv;
+
+	rq_for_each_segment(bv, rq, ri)
+		flush_dcache_page(bv.bv_page);
+#endif
+}
+
 static void loop_complete_rq(struct request *rq)
 {
 	struct loop_cmd *cmd = blk_mq_rq_to_pdu(rq);
@@ -601,6 +619,8 @@ static void loop_complete_rq(struct request *rq)
 
 	loop_cmd_iter_free(cmd);
 
+	if (ret > 0 && req_op(rq) == REQ_OP_READ)
+		loop_flush_read_pages(rq);
 	if (ret < 0) {
 		status = errno_to_blk_status(ret);
 	} else if ((req_op(rq) == REQ_OP_READ || req_op(rq) == REQ_OP_WRITE) &&
