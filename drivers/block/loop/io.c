@@ -68,8 +68,43 @@ static void loop_iter_from_bio(struct iov_iter *iter, struct bio *bio,
 }
 
 /*
- * Read or write the backing file.  A write holds off a freeze of its file
- * system; with IOCB_NOWAIT one being frozen is -EAGAIN, not a wait.
+ * Freeze protection of a write to the backing file's file system (a block
+ * device has none).  An asynchronous write keeps it until it completes,
+ * as aio does: the file system's completion work may start a transaction
+ * (ext4 converting unwritten extents), which must not meet a freeze that
+ * had returned with the write still in flight.  The protection then
+ * passes from the submitter to the completion, and lockdep is told so.
+ */
+static bool loop_start_write(struct file *file, struct kiocb *iocb)
+{
+	struct super_block *sb = file_inode(file)->i_sb;
+
+	if (!S_ISREG(file_inode(file)->i_mode))
+		return true;
+	if (!(iocb->ki_flags & IOCB_NOWAIT))
+		sb_start_write(sb);
+	else if (!sb_start_write_trylock(sb))
+		return false;
+	if (iocb->ki_complete)
+		__sb_writers_release(sb, SB_FREEZE_WRITE);
+	return true;
+}
+
+/* In the context that completes the write (@handed: from another one). */
+static void loop_end_write(struct file *file, bool handed)
+{
+	struct super_block *sb = file_inode(file)->i_sb;
+
+	if (!S_ISREG(file_inode(file)->i_mode))
+		return;
+	if (handed)
+		__sb_writers_acquired(sb, SB_FREEZE_WRITE);
+	sb_end_write(sb);
+}
+
+/*
+ * Read or write the backing file.  With IOCB_NOWAIT, a file system being
+ * frozen is -EAGAIN, not a wait.
  */
 static ssize_t loop_call_iter(struct file *file, struct kiocb *iocb,
 			      struct iov_iter *iter, bool write)
@@ -78,12 +113,12 @@ static ssize_t loop_call_iter(struct file *file, struct kiocb *iocb,
 
 	if (!write)
 		return file->f_op->read_iter(iocb, iter);
-	if (!(iocb->ki_flags & IOCB_NOWAIT))
-		file_start_write(file);
-	else if (!file_start_write_trylock(file))
+	if (!loop_start_write(file, iocb))
 		return -EAGAIN;
 	ret = file->f_op->write_iter(iocb, iter);
-	file_end_write(file);
+	/* Queued: loop_aio_complete() ends it. */
+	if (ret != -EIOCBQUEUED)
+		loop_end_write(file, !!iocb->ki_complete);
 	return ret;
 }
 
@@ -339,6 +374,8 @@ static void loop_aio_complete(struct kiocb *iocb, long ret)
 	struct request *rq = blk_mq_rq_from_pdu(cmd);
 	struct loop_device *lo = rq->q->queuedata;
 
+	if (req_op(rq) == REQ_OP_WRITE)
+		loop_end_write(iocb->ki_filp, true);
 	if (ret != -EAGAIN || !cmd->nowait) {
 		if (ret < 0 || ret >= blk_rq_bytes(rq)) {
 			loop_cmd_done(cmd, ret);
