@@ -40,6 +40,8 @@ step() {
 		sed 's/^/# /' "$tap_out"
 		echo "ok $tap_n $name # SKIP $tap_step_skipped"
 	elif ((rc == 0)) && [[ -z $tap_step_failed ]]; then
+		# A passing step shows only its own diagnostics ("# ...").
+		grep '^# ' "$tap_out"
 		echo "ok $tap_n $name"
 	else
 		echo "not ok $tap_n $name"
