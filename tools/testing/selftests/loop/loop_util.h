@@ -376,6 +376,20 @@ static inline int ctl_add_fixed(int ctl, int nr)
 }
 
 /*
+ * Create a device with the lowest number that no device has (LOOP_CTL_ADD
+ * with a negative number).  Unlike LOOP_CTL_GET_FREE, which names the
+ * lowest unbound device (perhaps one another test keeps unbound on
+ * purpose), this gives a device nobody else asked for.  Returns its
+ * number or -errno.
+ */
+static inline int ctl_add_any(int ctl)
+{
+	int ret = ioctl(ctl, LOOP_CTL_ADD, -1L);
+
+	return ret < 0 ? -errno : ret;
+}
+
+/*
  * Byte at absolute position @pos of pattern @seed: cheap, position
  * dependent (so misplaced blocks are caught) and differing between seeds.
  */
