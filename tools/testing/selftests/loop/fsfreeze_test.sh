@@ -47,12 +47,6 @@ cleanup() {
 	rm -rf "$work"
 }
 
-# Reproducible random bytes: pattern FILE MIB SALT.
-pattern() {
-	openssl enc -aes-128-ctr -nosalt -pass "pass:$seed-$3" -pbkdf2 \
-		-in /dev/zero 2>/dev/null | head -c $(($2 << 20)) >"$1"
-}
-
 # ext4 on a loop device, a sparse file on it, a direct-I/O device on that.
 setup() {
 	local i
@@ -125,7 +119,7 @@ freeze_under_writes() {
 same_data() {
 	local i
 
-	sync && echo 3 >/proc/sys/vm/drop_caches
+	drop_caches
 	for ((i = 0; i < writers; i++)); do
 		cmp <(dd if="$dev" bs=64k skip=$((i * mib * 16)) count=$((mib * 16)) \
 			iflag=direct status=none) "$work/p$i" ||

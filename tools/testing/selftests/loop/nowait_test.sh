@@ -42,16 +42,6 @@ cleanup() {
 	rm -rf "$work"
 }
 
-# Reproducible random bytes: pattern FILE MIB SALT.
-pattern() {
-	openssl enc -aes-128-ctr -nosalt -pass "pass:$seed-$3" -pbkdf2 \
-		-in /dev/zero 2>/dev/null | head -c $(($2 << 20)) >"$1"
-}
-
-drop_caches() {
-	sync && echo 3 >/proc/sys/vm/drop_caches
-}
-
 # stack_on FILE: bind FILE with direct I/O, make ext4 on it, mount it;
 # the new device and mount point are the last of devs and mnts.
 stack_on() {

@@ -83,6 +83,19 @@ cgroup2_find() {
 	fi
 }
 
+# pattern FILE MIB SALT: MIB MiB of random bytes, the same for the same
+# $seed (the test's, printed) and SALT.
+# shellcheck disable=SC2154 # seed: the test's own
+pattern() {
+	openssl enc -aes-128-ctr -nosalt -pass "pass:$seed-$3" -pbkdf2 \
+		-in /dev/zero 2>/dev/null | head -c $(($2 << 20)) >"$1"
+}
+
+# Write back and drop the page cache: what is read next comes from below.
+drop_caches() {
+	sync && echo 3 >/proc/sys/vm/drop_caches
+}
+
 # expect_eq WHAT EXPECTED ACTUAL
 expect_eq() {
 	[[ $2 == "$3" ]] || fail "$1: expected '$2', got '$3'"
