@@ -159,6 +159,9 @@ struct loop_device {
 	int			number;
 	struct gendisk		*disk;
 	struct blk_mq_tag_set	tag_set;
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	struct lock_class_key	srcu_key;	/* see loop_srcu_own_class() */
+#endif
 
 	/* Protected by loop_index_lock (main.c): listed for lookups. */
 	bool			visible;

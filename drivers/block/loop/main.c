@@ -276,9 +276,43 @@ const struct block_device_operations loop_fops = {
 	.free_disk	= lo_free_disk,
 };
 
+/*
+ * Lockdep knows the SRCU that a blocking queue holds around ->queue_rq
+ * by one class for every tag set in the system.  Ours may submit I/O to
+ * a device below, another loop device maybe, whose SRCU is a second
+ * instance of that class; and the block layer quiesces a frozen queue
+ * (when io.max is first set on it, or its scheduler changes), which waits
+ * for that SRCU.  Lockdep then sees "SRCU -> queue below -> SRCU" and
+ * reports a cycle that cannot happen: a device only ever waits on the
+ * devices below it.  So each device's SRCU gets a class of its own.
+ */
+static void loop_srcu_own_class(struct loop_device *lo)
+{
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	lockdep_register_key(&lo->srcu_key);
+	lockdep_init_map(&lo->tag_set.srcu->dep_map, "loop set->srcu",
+			 &lo->srcu_key, 0);
+#endif
+}
+
+/* After the tag set is freed: nothing of the class is left. */
+static void loop_srcu_class_release(struct loop_device *lo)
+{
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	lockdep_unregister_key(&lo->srcu_key);
+#endif
+}
+
+static void loop_free_tag_set(struct loop_device *lo)
+{
+	blk_mq_free_tag_set(&lo->tag_set);
+	loop_srcu_class_release(lo);
+}
+
 static int loop_init_tag_set(struct loop_device *lo)
 {
 	struct blk_mq_tag_set *set = &lo->tag_set;
+	int err;
 
 	set->ops = &loop_mq_ops;
 	set->nr_hw_queues = loop_nr_queues ?:
@@ -297,7 +331,10 @@ static int loop_init_tag_set(struct loop_device *lo)
 		     BLK_MQ_F_NO_SCHED_BY_DEFAULT | BLK_MQ_F_BLOCKING |
 		     BLK_MQ_F_TAG_HCTX_SHARED;
 	set->driver_data = lo;
-	return blk_mq_alloc_tag_set(set);
+	err = blk_mq_alloc_tag_set(set);
+	if (!err)
+		loop_srcu_own_class(lo);
+	return err;
 }
 
 /*
@@ -389,7 +426,7 @@ out_put_disk:
 	/* A disk that was never added does not call ->free_disk. */
 	put_disk(disk);
 out_free_tags:
-	blk_mq_free_tag_set(&lo->tag_set);
+	loop_free_tag_set(lo);
 out_release_number:
 	loop_release_number(lo->number);
 out_free:
@@ -405,7 +442,7 @@ static void loop_remove(struct loop_device *lo)
 
 	del_gendisk(lo->disk);
 	cancel_work_sync(&lo->withdraw_work);
-	blk_mq_free_tag_set(&lo->tag_set);
+	loop_free_tag_set(lo);
 	loop_release_number(idx);
 	put_disk(lo->disk);	/* frees @lo through lo_free_disk() */
 }
