@@ -704,6 +704,10 @@ static bool loop_stack_room(void)
  *  - buffered writes (file systems refuse NOWAIT for them) and FUA writes
  *    (a data sync is never without waiting);
  *  - a file whose file system does not support NOWAIT: it would block;
+ *  - a block device: its read_iter takes its inode's lock, which our
+ *    submitter may hold on the device above (a buffered read of a loop
+ *    device reaches us with it held), one lock class for every block
+ *    device: lockdep reports recursion, although the devices differ;
  *  - inside submit_bio() (current->bio_list set): bios the backing file
  *    system submits would wait in that list until we return, and if it
  *    waited for one (NOWAIT is a promise file systems keep only mostly:
@@ -722,7 +726,8 @@ static bool loop_nowait_allowed(struct loop_device *lo,
 	if (op != REQ_OP_READ && op != REQ_OP_WRITE)
 		return false;
 	if (lo->xfer.funcs || lo->xfer_lost ||
-	    !(lo->backing->f_mode & FMODE_NOWAIT))
+	    !(lo->backing->f_mode & FMODE_NOWAIT) ||
+	    S_ISBLK(file_inode(lo->backing)->i_mode))
 		return false;
 	if (op == REQ_OP_WRITE) {
 		if (!lo->use_dio || (rq->cmd_flags & REQ_FUA) ||
