@@ -117,14 +117,7 @@ freeze_under_writes() {
 }
 
 same_data() {
-	local i
-
-	drop_caches
-	for ((i = 0; i < writers; i++)); do
-		cmp <(dd if="$dev" bs=64k skip=$((i * mib * 16)) count=$((mib * 16)) \
-			iflag=direct status=none) "$work/p$i" ||
-			fail "stretch $i differs from what was written" || return 1
-	done
+	same_stretches "$dev" "$mib" "$writers" "$work/p"
 }
 
 detach_all() {

@@ -9,17 +9,6 @@
  */
 #include "hostile.h"
 
-/* Would a loop device over this file use direct I/O if asked to? */
-static bool backing_supports_dio(const char *file)
-{
-	int fd = open(file, O_RDONLY | O_DIRECT | O_CLOEXEC);
-
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
-}
-
 /*
  * GET_STATUS* to and SET_STATUS* from each bad pointer of @p (built
  * around a struct @name): EFAULT, state unchanged.  Setters skip the

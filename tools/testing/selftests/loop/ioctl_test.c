@@ -182,17 +182,6 @@ static void add_second(struct __test_metadata *_metadata, int ctl,
 				&self->fd2, self->file2,		\
 				sizeof(self->file2))
 
-/* Would a loop device over this file use direct I/O if asked to? */
-static bool backing_supports_dio(const char *file)
-{
-	int fd = open(file, O_RDONLY | O_DIRECT | O_CLOEXEC);
-
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
-}
-
 /* ---- LOOP_SET_FD ---- */
 
 TEST_F(loopdev, set_fd_binds_regular_file)

@@ -128,6 +128,17 @@ static inline long long sysfs_read_ll(int nr, const char *attr)
 	return val;
 }
 
+/* Would a loop device over this file use direct I/O if asked to? */
+static inline bool backing_supports_dio(const char *file)
+{
+	int fd = open(file, O_RDONLY | O_DIRECT | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 /* Bound devices have the loop/ attribute group, unbound ones don't. */
 static inline int loop_is_bound_sysfs(int nr)
 {

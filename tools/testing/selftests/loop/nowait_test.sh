@@ -86,14 +86,7 @@ parallel_writes() {
 
 # same_data DEV MIB WRITERS: what the writers wrote reads back.
 same_data() {
-	local dev=$1 mib=$2 n=$3 i
-
-	drop_caches
-	for ((i = 0; i < n; i++)); do
-		cmp <(dd if="$dev" bs=64k skip=$((i * mib * 16)) count=$((mib * 16)) \
-			iflag=direct status=none) "$work/p$i" ||
-			fail "stretch $i of $dev differs from what was written" || return 1
-	done
+	same_stretches "$1" "$2" "$3" "$work/p"
 }
 
 stacked_writes() {

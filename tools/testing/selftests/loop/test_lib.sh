@@ -96,6 +96,19 @@ drop_caches() {
 	sync && echo 3 >/proc/sys/vm/drop_caches
 }
 
+# same_stretches DEV MIB N PREFIX: stretch i (MIB MiB at i * MIB MiB) of
+# DEV reads back, O_DIRECT after the caches are dropped, as file PREFIXi.
+same_stretches() {
+	local dev=$1 mib=$2 n=$3 i
+
+	drop_caches
+	for ((i = 0; i < n; i++)); do
+		cmp <(dd if="$dev" bs=64k skip=$((i * mib * 16)) count=$((mib * 16)) \
+			iflag=direct status=none) "$4$i" ||
+			fail "stretch $i of $dev differs from what was written" || return 1
+	done
+}
+
 # expect_eq WHAT EXPECTED ACTUAL
 expect_eq() {
 	[[ $2 == "$3" ]] || fail "$1: expected '$2', got '$3'"
