@@ -55,7 +55,7 @@ cleanup() {
 		dkms remove loop/"$ver" --all
 	fi
 	[[ -n $dkms_dir ]] && rm -rf "$dkms_dir"
-	((narrowed)) && umount "/lib/modules/$kver"
+	((narrowed)) && widen_modules
 	recover_ours
 }
 
@@ -81,6 +81,23 @@ narrow_modules() {
 	depmod -a "$kver" || return 1
 	expect_eq "modinfo -n loop" "$stock" "$(modinfo -n loop)" || return 1
 	expect_eq "modules in the tree" 1 "$(find "$real/" -name '*.ko*' | wc -l)"
+}
+
+# The real tree back, lazily if something still holds the narrowed one
+# open: every later modprobe opens the real tree's files.
+widen_modules() {
+	local err
+
+	if ! err=$(umount "/lib/modules/$kver" 2>&1); then
+		echo "# umount: $err; detaching it lazily"
+		fuser -vm "/lib/modules/$kver" 2>&1 | sed 's/^/# /'
+		umount -l "/lib/modules/$kver" || return 1
+	fi
+	narrowed=0
+	[[ $(findmnt -no FSTYPE "/lib/modules/$kver") != tmpfs ]] ||
+		fail "/lib/modules/$kver is still a tmpfs" || return 1
+	# Not in the narrowed tree: what mount -t vfat needs.
+	modinfo -n vfat >/dev/null || fail "modprobe cannot find vfat"
 }
 
 # make dkms-source: the sources in /usr/src/loop-<version>, with the
@@ -151,7 +168,7 @@ dkms_remove() {
 	rm -rf "$dkms_dir"
 }
 
-plan $((8 + ${#kernels[@]}))
+plan $((9 + ${#kernels[@]}))
 step unload_module_under_test unload_ours
 step narrow_module_tree narrow_modules
 step make_dkms_source dkms_source
@@ -162,6 +179,7 @@ done
 step dkms_install_running_kernel dkms_install
 step modprobe_loads_dkms_module modprobe_loads_dkms
 step dkms_remove_all dkms_remove
+step module_tree_back widen_modules
 step restore_module_under_test restore
 for t in "${timings[@]}"; do
 	echo "# $t"
