@@ -366,7 +366,10 @@ static long loop_aio_rest(struct loop_device *lo, struct loop_cmd *cmd,
 	return loop_fua(lo, rq, cmd->pos, done, write);
 }
 
-static void loop_queue_cmd(struct loop_workers *ws, struct loop_cmd *cmd);
+static void loop_queue_cmd(struct loop_workers *ws, struct loop_cmd *cmd,
+			   bool kick);
+static void loop_kick_workers(struct loop_workers *ws,
+			      struct blk_mq_hw_ctx *hctx);
 
 static void loop_aio_complete(struct kiocb *iocb, long ret)
 {
@@ -401,7 +404,7 @@ static void loop_aio_complete(struct kiocb *iocb, long ret)
 	 * since they go only with the queue frozen.  Pairs with
 	 * loop_start_workers()' release: a whole structure.
 	 */
-	loop_queue_cmd(smp_load_acquire(&lo->workers), cmd);
+	loop_queue_cmd(smp_load_acquire(&lo->workers), cmd, true);
 }
 
 /* Set up @cmd's kiocb for its request's data at @pos. */
@@ -579,15 +582,20 @@ static void loop_run_cmd(struct loop_cmd *cmd)
 
 /*
  * A worker's work item: run the requests queued to it, oldest first,
- * until there are none.  A request queued after the list was found empty
- * queues the work again, which then runs once more.
+ * until there are none.  It takes them a batch at a time (one lock round
+ * trip per batch) and submits each batch under a plug, so that the
+ * backing device sees the batch's I/O together.  A request queued after
+ * the list was found empty queues the work again, which then runs once
+ * more.
  */
 static void loop_worker_fn(struct work_struct *work)
 {
 	struct loop_worker *w = container_of(work, struct loop_worker, work);
 	unsigned long pflags = current->flags;
-	struct loop_cmd *cmd;
+	struct loop_cmd *cmd, *next;
+	struct blk_plug plug;
 	unsigned int noio;
+	LIST_HEAD(batch);
 
 	/*
 	 * We write pages that reclaim may be waiting on: allocations here
@@ -599,15 +607,18 @@ static void loop_worker_fn(struct work_struct *work)
 	noio = memalloc_noio_save();
 	for (;;) {
 		spin_lock_irq(&w->lock);
-		cmd = list_first_entry_or_null(&w->cmds, struct loop_cmd, node);
-		if (cmd)
-			list_del_init(&cmd->node);
+		list_splice_init(&w->cmds, &batch);
 		spin_unlock_irq(&w->lock);
-		if (!cmd)
+		if (list_empty(&batch))
 			break;
-		/* After this the request may complete, and be reused. */
-		loop_run_cmd(cmd);
-		cond_resched();
+		blk_start_plug(&plug);
+		list_for_each_entry_safe(cmd, next, &batch, node) {
+			list_del_init(&cmd->node);
+			/* After this the request may complete, and be reused. */
+			loop_run_cmd(cmd);
+			cond_resched();
+		}
+		blk_finish_plug(&plug);
 	}
 	memalloc_noio_restore(noio);
 	current_restore_flags(pflags, PF_LOCAL_THROTTLE);
@@ -828,15 +839,63 @@ static blk_status_t loop_queue_rq(struct blk_mq_hw_ctx *hctx,
 	cmd->resume = false;
 	cmd->nowait = false;
 	if (!loop_try_nowait(lo, hctx->driver_data, cmd, rq))
-		loop_queue_cmd(ws, cmd);
+		loop_queue_cmd(ws, cmd, false);
+	/* Earlier requests of the batch may wait for this, wherever it went. */
+	if (bd->last)
+		loop_kick_workers(ws, hctx);
 	return BLK_STS_OK;
 }
 
 /*
- * Hand @cmd to a worker of its hardware queue (the next in turn if there
- * are several); any context.
+ * blk-mq said more requests would follow the last one it gave
+ * loop_queue_rq(), then gave none.  Unlike loop_queue_rq(), this holds no
+ * request, and the workers go with the queue frozen: a reference on the
+ * queue keeps them (or says, when it cannot be had, that the queue is
+ * frozen, so that no request is waiting for a worker).  Not the quiesce
+ * blk-mq offers: a device's unbind would then wait for its dispatch,
+ * which can wait for a file system on a device below it.
  */
-static void loop_queue_cmd(struct loop_workers *ws, struct loop_cmd *cmd)
+static void loop_commit_rqs(struct blk_mq_hw_ctx *hctx)
+{
+	struct request_queue *q = hctx->queue;
+	struct loop_device *lo = q->queuedata;
+	struct loop_workers *ws;
+
+	if (!percpu_ref_tryget(&q->q_usage_counter))
+		return;
+	/* Pairs with loop_start_workers()' release: a whole structure. */
+	ws = smp_load_acquire(&lo->workers);
+	if (ws)
+		loop_kick_workers(ws, hctx);
+	percpu_ref_put(&q->q_usage_counter);
+}
+
+/*
+ * Start the workers of @hctx that have requests waiting: once per batch
+ * that loop_queue_rq() was given, not once per request.
+ */
+static void loop_kick_workers(struct loop_workers *ws,
+			      struct blk_mq_hw_ctx *hctx)
+{
+	unsigned int i, first = hctx->queue_num * ws->per_queue;
+
+	for (i = first; i < first + ws->per_queue; i++) {
+		/*
+		 * What the batch added is still on the list, or a worker
+		 * took it, and runs it; an empty list needs nothing.
+		 */
+		if (!list_empty(&ws->w[i].cmds))
+			queue_work(ws->wq, &ws->w[i].work);
+	}
+}
+
+/*
+ * Hand @cmd to a worker of its hardware queue (the next in turn if there
+ * are several); any context.  Starts the worker if @kick; otherwise the
+ * caller, a dispatch, does it once for its batch (loop_kick_workers()).
+ */
+static void loop_queue_cmd(struct loop_workers *ws, struct loop_cmd *cmd,
+			   bool kick)
 {
 	struct blk_mq_hw_ctx *hctx = blk_mq_rq_from_pdu(cmd)->mq_hctx;
 	unsigned int i = hctx->queue_num * ws->per_queue;
@@ -855,7 +914,8 @@ static void loop_queue_cmd(struct loop_workers *ws, struct loop_cmd *cmd)
 	list_add_tail(&cmd->node, &w->cmds);
 	spin_unlock_irqrestore(&w->lock, flags);
 	/* Already queued and not yet running: it will find this one. */
-	queue_work(ws->wq, &w->work);
+	if (kick)
+		queue_work(ws->wq, &w->work);
 }
 
 static int loop_init_hctx(struct blk_mq_hw_ctx *hctx, void *data,
@@ -888,6 +948,7 @@ static int loop_init_request(struct blk_mq_tag_set *set, struct request *rq,
 
 const struct blk_mq_ops loop_mq_ops = {
 	.queue_rq	= loop_queue_rq,
+	.commit_rqs	= loop_commit_rqs,
 	.complete	= loop_complete_rq,
 	.init_hctx	= loop_init_hctx,
 	.exit_hctx	= loop_exit_hctx,
