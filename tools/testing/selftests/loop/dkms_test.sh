@@ -147,7 +147,19 @@ dkms_install() {
 }
 
 modprobe_loads_dkms() {
+	# Something loaded a loop module during the build (once in a
+	# rehearsal, under load): modprobe would then do nothing.  What it
+	# was is worth a line; the test is of what modprobe loads.
+	if loaded; then
+		echo "# a loop module was loaded before modprobe (version '$(cat /sys/module/loop/version 2>/dev/null)'), unloading it"
+		dmesg | grep -i 'loop' | tail -n 5 | sed 's/^/# /'
+		unload || fail "cannot unload it" || return 1
+	fi
 	modprobe loop max_loop=2 || return 1
+	if [[ ! -e /sys/module/loop/srcversion ]]; then
+		echo "# after modprobe: $(grep -w '^loop' /proc/modules)"
+		echo "# modprobe -n -v loop: $(modprobe -n -v loop 2>&1)"
+	fi
 	expect_eq srcversion "$(modinfo -F srcversion "$installed")" \
 		"$(cat /sys/module/loop/srcversion)" || return 1
 	expect_eq srcversion "$(modinfo -F srcversion "$LOOP_MODULE")" \
