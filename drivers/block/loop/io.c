@@ -870,6 +870,13 @@ static void loop_commit_rqs(struct blk_mq_hw_ctx *hctx)
 	percpu_ref_put(&q->q_usage_counter);
 }
 
+/* The first of the @ws->per_queue workers that serve @hctx. */
+static struct loop_worker *loop_hctx_workers(struct loop_workers *ws,
+					     struct blk_mq_hw_ctx *hctx)
+{
+	return &ws->w[hctx->queue_num * ws->per_queue];
+}
+
 /*
  * Start the workers of @hctx that have requests waiting: once per batch
  * that loop_queue_rq() was given, not once per request.
@@ -877,15 +884,16 @@ static void loop_commit_rqs(struct blk_mq_hw_ctx *hctx)
 static void loop_kick_workers(struct loop_workers *ws,
 			      struct blk_mq_hw_ctx *hctx)
 {
-	unsigned int i, first = hctx->queue_num * ws->per_queue;
+	struct loop_worker *w = loop_hctx_workers(ws, hctx);
+	unsigned int i;
 
-	for (i = first; i < first + ws->per_queue; i++) {
+	for (i = 0; i < ws->per_queue; i++) {
 		/*
 		 * What the batch added is still on the list, or a worker
 		 * took it, and runs it; an empty list needs nothing.
 		 */
-		if (!list_empty(&ws->w[i].cmds))
-			queue_work(ws->wq, &ws->w[i].work);
+		if (!list_empty(&w[i].cmds))
+			queue_work(ws->wq, &w[i].work);
 	}
 }
 
@@ -898,8 +906,7 @@ static void loop_queue_cmd(struct loop_workers *ws, struct loop_cmd *cmd,
 			   bool kick)
 {
 	struct blk_mq_hw_ctx *hctx = blk_mq_rq_from_pdu(cmd)->mq_hctx;
-	unsigned int i = hctx->queue_num * ws->per_queue;
-	struct loop_worker *w;
+	struct loop_worker *w = loop_hctx_workers(ws, hctx);
 	unsigned long flags;
 
 	if (ws->per_queue > 1) {
@@ -907,9 +914,8 @@ static void loop_queue_cmd(struct loop_workers *ws, struct loop_cmd *cmd,
 		unsigned int next = READ_ONCE(hq->next);
 
 		WRITE_ONCE(hq->next, next + 1);
-		i += next % ws->per_queue;
+		w += next % ws->per_queue;
 	}
-	w = &ws->w[i];
 	spin_lock_irqsave(&w->lock, flags);
 	list_add_tail(&cmd->node, &w->cmds);
 	spin_unlock_irqrestore(&w->lock, flags);
