@@ -259,84 +259,124 @@ static long loop_rw_sync(struct loop_device *lo, struct loop_cmd *cmd,
 }
 
 /*
- * Read or write one page-sized piece of the backing file, synchronously;
- * all of it, but for a read that meets the end of the file.
+ * Move @len bytes between @b and the backing file at @pos, synchronously.
+ * What a read finds beyond the end of the file is zeroes.
  */
-static ssize_t loop_rw_page(struct loop_device *lo, struct page *page,
-			    unsigned int len, loff_t pos, bool write)
+static int loop_bounce_io(struct loop_device *lo, struct loop_bounce *b,
+			  unsigned int len, loff_t pos, bool write)
 {
-	struct bio_vec bv = { .bv_page = page, .bv_len = len };
 	struct iov_iter iter;
-
-	iov_iter_bvec(&iter, write ? ITER_SOURCE : ITER_DEST, &bv, 1, len);
-	return loop_rw_iter_all(lo, &iter, pos, 0, write);
-}
-
-/*
- * Move one segment (at most a page, whole sectors) through the device's
- * transfer via @bounce.  Returns the segment's length or -errno.
- */
-static ssize_t loop_transfer_segment(struct loop_device *lo,
-				     struct bio_vec *bv, struct page *bounce,
-				     loff_t pos, sector_t sector, bool write)
-{
-	struct loop_xfer *x = &lo->xfer;
+	unsigned int i;
 	ssize_t ret;
-	int err;
 
-	if (write) {
-		err = x->funcs->transfer(&x->state, LOOP_TRANSFER_WRITE,
-					 bounce, 0, bv->bv_page, bv->bv_offset,
-					 bv->bv_len, sector);
-		return err ?: loop_rw_page(lo, bounce, bv->bv_len, pos, true);
-	}
-
-	ret = loop_rw_page(lo, bounce, bv->bv_len, pos, false);
+	iov_iter_bvec(&iter, write ? ITER_SOURCE : ITER_DEST, b->bv, b->nr,
+		      len);
+	ret = loop_rw_iter_all(lo, &iter, pos, 0, write);
 	if (ret < 0)
 		return ret;
-	/* Beyond the end of the file, the raw data is zeroes. */
-	if (ret < bv->bv_len)
-		memzero_page(bounce, ret, bv->bv_len - ret);
-	err = x->funcs->transfer(&x->state, LOOP_TRANSFER_READ, bounce, 0,
-				 bv->bv_page, bv->bv_offset, bv->bv_len, sector);
-	/* Not "err ?: bv->bv_len": that is unsigned, and loses the error. */
-	if (err)
-		return err;
-	return bv->bv_len;
+	for (i = ret >> PAGE_SHIFT; ret < len; i++) {
+		unsigned int off = offset_in_page(ret);
+		unsigned int n = min_t(unsigned int, len - ret, PAGE_SIZE - off);
+
+		memzero_page(b->bv[i].bv_page, off, n);
+		ret += n;
+	}
+	return 0;
 }
 
 /*
- * Move a request's data through the device's transfer, a segment at a
- * time, via a bounce page: the caller's pages are never written to on the
- * way out, and the backing file never sees the plain data.
+ * Transform @len bytes (whole sectors, starting at device sector @sector)
+ * between the bounce memory at byte @at and @page at @off, a bounce page
+ * at a time: no range given to the transfer crosses a page.
  */
-static long loop_rw_transfer(struct loop_device *lo, struct request *rq,
-			     loff_t pos, bool write)
+static int loop_transfer_span(struct loop_device *lo, struct loop_bounce *b,
+			      unsigned int at, struct page *page,
+			      unsigned int off, unsigned int len,
+			      sector_t sector, bool write)
 {
-	struct req_iterator ri;
-	struct page *bounce;
-	struct bio_vec bv;
-	ssize_t ret = 0;
-	long done = 0;
+	enum loop_transfer_dir dir = write ? LOOP_TRANSFER_WRITE :
+					     LOOP_TRANSFER_READ;
+	struct loop_xfer *x = &lo->xfer;
+	unsigned int done = 0;
 
-	bounce = mempool_alloc(lo->bounce_pool, GFP_NOIO);
+	while (done < len) {
+		unsigned int raw_off = offset_in_page(at + done);
+		unsigned int n = min_t(unsigned int, len - done,
+				       PAGE_SIZE - raw_off);
+		int err;
+
+		err = x->funcs->transfer(&x->state, dir,
+					 b->bv[(at + done) >> PAGE_SHIFT].bv_page,
+					 raw_off, page, off + done, n,
+					 sector + (done >> SECTOR_SHIFT));
+		if (err)
+			return err;
+		done += n;
+	}
+	return 0;
+}
+
+/*
+ * Move a request's data through the device's transfer, via bounce memory:
+ * the caller's pages are never written to on the way out, the backing
+ * file never sees the plain data, and each chunk of up to
+ * LOOP_BOUNCE_BYTES is one I/O of whole pages, aligned for direct I/O
+ * whatever the request's segments are.  A read fetches a chunk before
+ * its segments are transformed out of it; a write transforms the
+ * segments into it, then writes it.  A read beyond the end of the file
+ * transforms zeroes, as the raw data there.
+ */
+static long loop_rw_transfer(struct loop_device *lo, struct loop_cmd *cmd,
+			     struct request *rq, loff_t pos, bool write)
+{
+	unsigned int total = blk_rq_bytes(rq), start = 0, end = 0, at = 0;
+	struct req_iterator ri;
+	struct loop_bounce b;
+	struct bio_vec bv;
+	int err = 0;
+
+	loop_bounce_get(lo, cmd, min(total, LOOP_BOUNCE_BYTES), &b);
 	rq_for_each_segment(bv, rq, ri) {
+		unsigned int done = 0;
+
 		/* Transfers work in whole sectors (see loop_transfer.h). */
 		if (bv.bv_len & (SECTOR_SIZE - 1)) {
-			ret = -EIO;
+			err = -EIO;
 			break;
 		}
-		ret = loop_transfer_segment(lo, &bv, bounce, pos + done,
-					    blk_rq_pos(rq) + (done >> SECTOR_SHIFT),
-					    write);
-		if (ret < 0)
-			break;
-		done += ret;
+		while (done < bv.bv_len) {
+			unsigned int n;
+
+			if (at == end) {	/* the next chunk */
+				if (write && end > start)
+					err = loop_bounce_io(lo, &b, end - start,
+							     pos + start, true);
+				start = end;
+				end = min(total, start + LOOP_BOUNCE_BYTES);
+				if (!err && !write)
+					err = loop_bounce_io(lo, &b, end - start,
+							     pos + start, false);
+				if (err)
+					goto out;
+			}
+			n = min(bv.bv_len - done, end - at);
+			err = loop_transfer_span(lo, &b, at - start, bv.bv_page,
+						 bv.bv_offset + done, n,
+						 blk_rq_pos(rq) +
+						 (at >> SECTOR_SHIFT), write);
+			if (err)
+				goto out;
+			done += n;
+			at += n;
+		}
 	}
-	mempool_free(bounce, lo->bounce_pool);
-	if (ret < 0)
-		return ret;
-	return loop_fua(lo, rq, pos, done, write);
+	if (!err && write && end > start)
+		err = loop_bounce_io(lo, &b, end - start, pos + start, true);
+out:
+	loop_bounce_put(lo, cmd, &b);
+	if (err)
+		return err;
+	return loop_fua(lo, rq, pos, total, write);
 }
 
 static void loop_cmd_done(struct loop_cmd *cmd, long ret)
@@ -498,7 +538,7 @@ static long loop_execute(struct loop_device *lo, struct loop_cmd *cmd,
 		if (unlikely(lo->xfer_lost))
 			return -EIO;
 		if (lo->xfer.funcs)
-			return loop_rw_transfer(lo, rq, pos, write);
+			return loop_rw_transfer(lo, cmd, rq, pos, write);
 		if (lo->use_dio)
 			return loop_rw_async(lo, cmd, rq, pos, write);
 		return loop_rw_sync(lo, cmd, rq, pos, write);
@@ -1029,18 +1069,6 @@ struct loop_workers *loop_stop_workers(struct loop_device *lo)
 	WARN_ON_ONCE(!READ_ONCE(lo->disk->queue->mq_freeze_depth));
 	WRITE_ONCE(lo->workers, NULL);
 	return ws;
-}
-
-/*
- * The number of workers of the binding (that a bind would start, if
- * unbound); lo->lock held.
- */
-unsigned int loop_nr_bound_workers(struct loop_device *lo)
-{
-	lockdep_assert_held(&lo->lock);
-	if (lo->workers)
-		return lo->workers->nr_queues * lo->workers->per_queue;
-	return lo->tag_set.nr_hw_queues * loop_nr_workers;
 }
 
 /*

@@ -275,7 +275,7 @@ static int loop_configure(struct loop_device *lo, unsigned int mode,
 	if (err)
 		goto out_unlock;
 	if (lo->xfer.funcs) {
-		err = loop_transfer_pool_create(lo, loop_nr_bound_workers(lo));
+		err = loop_bounce_reserve_create(lo);
 		if (err)
 			goto out_release_xfer;
 	}
@@ -319,7 +319,7 @@ static int loop_configure(struct loop_device *lo, unsigned int mode,
 
 out_release_xfer:
 	loop_transfer_release(&lo->xfer);
-	loop_transfer_pool_destroy(lo);
+	loop_bounce_reserve_destroy(lo);
 out_unlock:
 	mutex_unlock(&lo->lock);
 out_bind_unlock:
@@ -362,7 +362,7 @@ void loop_unbind(struct loop_device *lo)
 
 	loop_sysfs_remove(lo);
 	loop_transfer_release(&lo->xfer);
-	loop_transfer_pool_destroy(lo);
+	loop_bounce_reserve_destroy(lo);
 	mapping_set_gfp_mask(file->f_mapping, lo->saved_gfp_mask);
 
 	mutex_lock(&lo->lock);
@@ -472,7 +472,7 @@ static int loop_set_status(struct loop_device *lo,
 	if (!keep) {
 		err = loop_transfer_prepare(info, &xfer);
 		if (!err && xfer.funcs)
-			err = loop_transfer_pool_create(lo, loop_nr_bound_workers(lo));
+			err = loop_bounce_reserve_create(lo);
 		if (err) {
 			loop_transfer_release(&xfer);
 			goto out_unlock;

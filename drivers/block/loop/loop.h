@@ -6,7 +6,8 @@
  *            block_device_operations, /dev/loop-control
  *   ioctl.c  binding a backing file, status, per-device ioctls
  *   io.c     blk-mq queues, workers, backing file I/O
- *   transfer.c  transfer registry, XOR, a device's transfer state
+ *   transfer.c  transfer registry, XOR, a device's transfer state,
+ *            bounce memory
  *   sysfs.c  /sys/block/loopN/loop/
  *   limits.c queue limits a binding offers, applied to the request queue
  *   compat.h kernel-version shims (a leaf: knows nothing of this driver)
@@ -32,6 +33,9 @@
  *       queue limits (6.9+)       applied inside the freeze, the order of
  *                                 6.12's own sysfs stores
  *   loop_worker.lock              a leaf spinlock, irq-safe
+ *   loop_bounce_reserve.lock      held by a worker for one request's
+ *                                 backing-file I/O; under no other lock
+ *                                 of ours, and takes none
  *
  * Never the other way round: in particular nothing takes open_mutex or
  * loop_index_lock with lo->lock held (partition rescans and the final
@@ -43,9 +47,9 @@
 #include <linux/blkdev.h>
 #include <linux/fs.h>
 #include <linux/kthread.h>
-#include <linux/mempool.h>
 #include <linux/mutex.h>
 #include <linux/sched/mm.h>
+#include <linux/sizes.h>
 #include <linux/uio.h>
 #include <linux/uidgid.h>
 #include <linux/loop.h>
@@ -183,7 +187,7 @@ struct loop_device {
 	gfp_t			saved_gfp_mask;	/* backing mapping's, restored on unbind */
 	struct loop_xfer	xfer;
 	bool			xfer_lost;	/* its transfer was unregistered */
-	mempool_t		*bounce_pool;	/* pages for transfers to write into */
+	struct loop_bounce_reserve *bounce_reserve; /* with a transfer */
 
 	/*
 	 * LOOP_WARNED_* bits, atomic; cleared at bind.  A set bit also
@@ -216,6 +220,38 @@ enum {
  * common small request allocates nothing.
  */
 #define LOOP_INLINE_BVECS	8
+
+/*
+ * A request through a transfer moves its data in chunks of at most this
+ * many bytes, each one backing-file I/O from pages of our own.
+ */
+#define LOOP_BOUNCE_BYTES	((unsigned int)SZ_256K)
+#define LOOP_BOUNCE_PAGES	(LOOP_BOUNCE_BYTES / PAGE_SIZE)
+
+/*
+ * Bounce memory of one request through a transfer: whole pages that hold
+ * a chunk of its data in the backing file's form, packed from the start
+ * of the first page whatever the request's segments look like, so that
+ * the backing file sees one aligned I/O per chunk.
+ */
+struct loop_bounce {
+	struct bio_vec		*bv;		/* @nr pages, PAGE_SIZE each */
+	unsigned int		nr;
+	bool			reserved;	/* the device's reserve */
+};
+
+/*
+ * Bounce pages for one whole chunk, set aside while a device has a
+ * transfer.  A request that cannot allocate its bounce memory at once
+ * gives back what it got and takes this, whole: no request ever waits
+ * for memory while holding part of what it needs, so requests make
+ * progress even when writeback through the device is what memory
+ * reclaim waits for.
+ */
+struct loop_bounce_reserve {
+	struct mutex		lock;		/* held by the request using bv */
+	struct bio_vec		bv[LOOP_BOUNCE_PAGES];
+};
 
 /*
  * Per-request state, allocated by blk-mq behind each struct request
@@ -253,7 +289,6 @@ extern const struct blk_mq_ops loop_mq_ops;
 int loop_start_workers(struct loop_device *lo);
 struct loop_workers *loop_stop_workers(struct loop_device *lo);
 void loop_free_workers(struct loop_workers *ws);
-unsigned int loop_nr_bound_workers(struct loop_device *lo);
 bool loop_can_direct_io(struct file *file, loff_t offset,
 			unsigned int block_size);
 
@@ -272,8 +307,12 @@ bool loop_transfer_unchanged(const struct loop_xfer *x,
 			     const struct loop_info64 *shown);
 bool loop_transfer_may_change(const struct loop_xfer *x);
 bool loop_transfer_takes_ioctl(const struct loop_xfer *x, unsigned int cmd);
-int loop_transfer_pool_create(struct loop_device *lo, unsigned int workers);
-void loop_transfer_pool_destroy(struct loop_device *lo);
+int loop_bounce_reserve_create(struct loop_device *lo);
+void loop_bounce_reserve_destroy(struct loop_device *lo);
+void loop_bounce_get(struct loop_device *lo, struct loop_cmd *cmd,
+		     unsigned int len, struct loop_bounce *b);
+void loop_bounce_put(struct loop_device *lo, struct loop_cmd *cmd,
+		     struct loop_bounce *b);
 
 /* limits.c */
 extern const struct loop_limits loop_unbound_limits;

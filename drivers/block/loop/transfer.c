@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The transfer layer: the registry of transfers, the built-in XOR
- * transfer, and setting up and tearing down a device's transfer state.
+ * transfer, setting up and tearing down a device's transfer state, and
+ * the bounce memory that requests through a transfer move their data in.
  * LO_CRYPT_NONE is not a table: a device without one takes the I/O path's
  * zero-copy route.  See include/linux/loop_transfer.h for the API.
  */
@@ -9,7 +10,6 @@
 
 #include <linux/cred.h>
 #include <linux/highmem.h>
-#include <linux/mempool.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -353,24 +353,110 @@ bool loop_transfer_may_change(const struct loop_xfer *x)
 }
 
 /*
- * Bounce pages: a transfer never writes into the caller's pages, so
- * writes are transformed into pages of our own.  Each worker holds at most
- * one at a time, so a pool of one per worker always lets I/O progress,
- * even when writeback is what memory reclaim is waiting for.
+ * Bounce memory (struct loop_bounce): a transfer never writes into the
+ * caller's pages, nor reads the backing file's form into them.
  */
-int loop_transfer_pool_create(struct loop_device *lo, unsigned int workers)
+int loop_bounce_reserve_create(struct loop_device *lo)
 {
+	struct loop_bounce_reserve *r;
+	unsigned int i;
+
 	lockdep_assert_held(&lo->lock);
-	if (lo->bounce_pool)
+	if (lo->bounce_reserve)
 		return 0;
-	lo->bounce_pool = mempool_create_page_pool(workers, 0);
-	return lo->bounce_pool ? 0 : -ENOMEM;
+	r = kzalloc(sizeof(*r), GFP_KERNEL);
+	if (!r)
+		return -ENOMEM;
+	mutex_init(&r->lock);
+	for (i = 0; i < LOOP_BOUNCE_PAGES; i++) {
+		r->bv[i].bv_page = alloc_page(GFP_KERNEL);
+		if (!r->bv[i].bv_page)
+			goto out_free;
+		r->bv[i].bv_len = PAGE_SIZE;
+	}
+	lo->bounce_reserve = r;
+	return 0;
+
+out_free:
+	while (i--)
+		__free_page(r->bv[i].bv_page);
+	kfree(r);
+	return -ENOMEM;
 }
 
-void loop_transfer_pool_destroy(struct loop_device *lo)
+/* With no request in flight: at unbind, or when a bind fails. */
+void loop_bounce_reserve_destroy(struct loop_device *lo)
 {
-	mempool_destroy(lo->bounce_pool);
-	lo->bounce_pool = NULL;
+	struct loop_bounce_reserve *r = lo->bounce_reserve;
+	unsigned int i;
+
+	if (!r)
+		return;
+	for (i = 0; i < LOOP_BOUNCE_PAGES; i++)
+		__free_page(r->bv[i].bv_page);
+	mutex_destroy(&r->lock);
+	kfree(r);
+	lo->bounce_reserve = NULL;
+}
+
+/* Free what a loop_bounce holds of its own (its first @b->nr pages). */
+static void loop_bounce_free(struct loop_cmd *cmd, struct loop_bounce *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->nr; i++)
+		__free_page(b->bv[i].bv_page);
+	if (b->bv != cmd->inline_bvec)
+		kfree(b->bv);
+}
+
+/*
+ * Bounce memory for @len bytes (at most LOOP_BOUNCE_BYTES) of @cmd's
+ * request, in a worker.  All of it at once, or none and the reserve: may
+ * wait for the reserve, never fails.  The table of a small chunk is the
+ * request's own.
+ */
+void loop_bounce_get(struct loop_device *lo, struct loop_cmd *cmd,
+		     unsigned int len, struct loop_bounce *b)
+{
+	/* Some reclaim, no retrying: the reserve is there for that. */
+	const gfp_t gfp = GFP_NOIO | __GFP_NORETRY | __GFP_NOWARN;
+	unsigned int nr = DIV_ROUND_UP(len, PAGE_SIZE);
+	struct loop_bounce_reserve *r = lo->bounce_reserve;
+
+	b->reserved = false;
+	b->nr = 0;
+	b->bv = cmd->inline_bvec;
+	if (nr > LOOP_INLINE_BVECS)
+		b->bv = kmalloc_array(nr, sizeof(*b->bv), gfp);
+	if (b->bv) {
+		for (; b->nr < nr; b->nr++) {
+			struct bio_vec *bv = &b->bv[b->nr];
+
+			bv->bv_page = alloc_page(gfp);
+			if (!bv->bv_page)
+				break;
+			bv->bv_len = PAGE_SIZE;
+			bv->bv_offset = 0;
+		}
+		if (b->nr == nr)
+			return;
+		loop_bounce_free(cmd, b);
+	}
+
+	mutex_lock(&r->lock);
+	b->bv = r->bv;
+	b->nr = nr;
+	b->reserved = true;
+}
+
+void loop_bounce_put(struct loop_device *lo, struct loop_cmd *cmd,
+		     struct loop_bounce *b)
+{
+	if (b->reserved)
+		mutex_unlock(&lo->bounce_reserve->lock);
+	else
+		loop_bounce_free(cmd, b);
 }
 
 int __init loop_transfer_init(void)
