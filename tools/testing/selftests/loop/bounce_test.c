@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Bounce memory of transfers: a request through a transfer is moved via
+ * pages of the driver's own, in chunks of whole pages.  Checked byte for
+ * byte against an XOR computed here (the 2.6 format, see xfer_test.c):
+ *
+ *  - direct I/O to a backing disk with 4 KiB logical blocks, from buffers
+ *    that split the request into segments of 512-byte multiples that are
+ *    not 4 KiB ones (before the bounce chunks, each segment was one
+ *    direct I/O, which such a disk refuses: EIO);
+ *  - requests larger than one chunk (256 KiB), so chunk boundaries fall
+ *    inside segments;
+ *  - every request taking the device's reserve, as when memory is short,
+ *    from several writers at once: forced with the module's fail_bounce
+ *    fault attribute where the kernel has fault injection (the debug
+ *    kernel of make check), skipped elsewhere.
+ *
+ * The stock driver has no transfers: with LOOP_STOCK=1 everything skips.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <linux/fs.h>
+
+#include "loop_util.h"
+#include "loop_harness.h"
+
+#define MIB		(1024 * 1024)
+#define FILE_SIZE	(8 * MIB)
+#define FILE_SEED	5		/* pattern the backing file starts with */
+#define DATA_SEED	13		/* pattern written through the device */
+#define NR_WRITERS	4
+#define FAIL_BOUNCE	"/sys/kernel/debug/loop/fail_bounce"
+#define FAIL_TIMES	1000000
+
+static const uint8_t key[] = "bounce-key-23";	/* 13 bytes: not a divisor of 512 */
+#define KEY_SIZE	(sizeof(key) - 1)
+
+/* Device byte @d as the backing file stores it. */
+static inline uint8_t raw_byte(uint8_t plain, uint64_t d)
+{
+	return plain ^ key[(d % 512) % KEY_SIZE];
+}
+
+/* The fixture's state, as a named type the helpers can take. */
+struct bdev {
+	int ctl;
+	int nr;			/* the device with the transfer */
+	int fd;
+	int lower_nr;		/* a 4 KiB-block device under it, or -1 */
+	int lower_fd;
+	int bfd;
+	char file[PATH_MAX];
+	uint8_t *buf;		/* 2 * FILE_SIZE bytes, page aligned */
+	uint8_t *raw;		/* FILE_SIZE bytes, page aligned */
+};
+
+FIXTURE(bounce) {
+	struct bdev b;
+};
+
+FIXTURE_SETUP(bounce)
+{
+	struct bdev *b = &self->b;
+	void *p;
+
+	b->fd = -1;
+	b->lower_fd = -1;
+	b->lower_nr = -1;
+	b->bfd = -1;
+	b->nr = -1;
+	if (stock_driver())
+		SKIP(return, "the stock driver has no transfers");
+	b->ctl = ctl_open();
+	ASSERT_LE(0, b->ctl);
+	b->nr = ctl_add_any(b->ctl);
+	ASSERT_LE(0, b->nr);
+	b->fd = loop_open(b->nr, O_RDWR);
+	ASSERT_LE(0, b->fd);
+	b->bfd = make_backing(b->file, sizeof(b->file), FILE_SIZE, FILE_SEED);
+	ASSERT_LE(0, b->bfd) TH_LOG("backing file in %s: %s", test_dir(),
+				    strerror(-b->bfd));
+	ASSERT_EQ(0, posix_memalign(&p, 4096, 2 * FILE_SIZE));
+	b->buf = p;
+	ASSERT_EQ(0, posix_memalign(&p, 4096, FILE_SIZE));
+	b->raw = p;
+}
+
+FIXTURE_TEARDOWN(bounce)
+{
+	struct bdev *b = &self->b;
+
+	if (b->nr < 0)
+		return;
+	detach_and_remove(b->ctl, b->nr, &b->fd);
+	detach_and_remove(b->ctl, b->lower_nr, &b->lower_fd);
+	if (b->bfd >= 0)
+		close(b->bfd);
+	if (b->file[0])
+		unlink(b->file);
+	free(b->buf);
+	free(b->raw);
+	close(b->ctl);
+}
+
+/* Bind @fd to @bfd with block size @bs, XOR with our key if @xor. */
+static int configure(int fd, int bfd, bool xor, unsigned int bs,
+		     unsigned int flags)
+{
+	struct loop_config cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.fd = bfd;
+	cfg.block_size = bs;
+	cfg.info.lo_flags = flags;
+	if (xor)
+		info_set_key(&cfg.info, LO_CRYPT_XOR, key, KEY_SIZE);
+	return ioctl(fd, LOOP_CONFIGURE, &cfg) ? -errno : 0;
+}
+
+/*
+ * The backing file must hold DATA_SEED's pattern, XORed, in device bytes
+ * [@from, @to) and FILE_SEED's elsewhere; and the device must read back
+ * DATA_SEED's pattern there through O_DIRECT from @dfd into a buffer at
+ * page offset @skew.  Returns the first wrong byte's description in @why.
+ */
+static bool contents_ok(struct bdev *b, int dfd, size_t from,
+			size_t to, size_t skew, char *why, size_t len)
+{
+	uint8_t *in = b->buf + skew;
+	size_t i;
+
+	if (fsync(b->fd) || pread_full(b->bfd, b->raw, FILE_SIZE, 0) !=
+	    FILE_SIZE) {
+		snprintf(why, len, "cannot read the backing file: %s",
+			 strerror(errno));
+		return false;
+	}
+	for (i = 0; i < FILE_SIZE; i++) {
+		uint8_t want = i >= from && i < to ?
+			raw_byte(pattern_byte(DATA_SEED, i), i) :
+			pattern_byte(FILE_SEED, i);
+
+		if (b->raw[i] != want) {
+			snprintf(why, len, "backing byte %zu: %#x, not %#x",
+				 i, b->raw[i], want);
+			return false;
+		}
+	}
+	memset(in, 0, to - from);
+	if (pread_full(dfd, in, to - from, from) != (ssize_t)(to - from)) {
+		snprintf(why, len, "O_DIRECT read at page offset %zu: %s",
+			 skew, strerror(errno));
+		return false;
+	}
+	for (i = 0; i < to - from; i++) {
+		if (in[i] != pattern_byte(DATA_SEED, from + i)) {
+			snprintf(why, len, "device byte %zu read back %#x",
+				 from + i, in[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Direct I/O through a transfer to a disk with 4 KiB logical blocks (a
+ * loop device of block size 4096 under ours), from buffers 512 bytes off
+ * page alignment: each request's segments are 3584 + 4096 * k + 512
+ * bytes.  1 MiB requests also cross chunk boundaries mid-segment.
+ */
+TEST_F_TIMEOUT(bounce, dio_on_4k_disk_unaligned_buffers, 300)
+{
+	struct bdev *b = &self->b;
+	const size_t skews[] = { 512, 3584, 0 };
+	const size_t from = 64 * 1024, len = 3 * MIB;
+	struct loop_info64 info;
+	char dev[64], why[128];
+	size_t i;
+	int dfd;
+
+	b->lower_nr = ctl_add_any(b->ctl);
+	ASSERT_LE(0, b->lower_nr);
+	b->lower_fd = loop_open(b->lower_nr, O_RDWR);
+	ASSERT_LE(0, b->lower_fd);
+	ASSERT_EQ(0, configure(b->lower_fd, b->bfd, false, 4096, 0));
+	ASSERT_EQ(4096, sysfs_read_ll(b->lower_nr,
+				      "queue/logical_block_size"));
+
+	ASSERT_EQ(0, configure(b->fd, b->lower_fd, true, 4096,
+			       LO_FLAGS_DIRECT_IO));
+	ASSERT_EQ(0, loop_get_status64(b->fd, &info));
+	ASSERT_TRUE(info.lo_flags & LO_FLAGS_DIRECT_IO)
+		TH_LOG("direct I/O not in effect on a 4 KiB-block disk");
+	loop_dev_path(dev, sizeof(dev), b->nr);
+	dfd = open(dev, O_RDWR | O_DIRECT | O_CLOEXEC);
+	ASSERT_LE(0, dfd);
+
+	for (i = 0; i < ARRAY_SIZE(skews); i++) {
+		uint8_t *out = b->buf + skews[i];
+		size_t part = len / ARRAY_SIZE(skews);
+		size_t at = from + i * part;
+
+		pattern_fill(out, part, DATA_SEED, at);
+		EXPECT_EQ((ssize_t)part, pwrite_full(dfd, out, part, at))
+			TH_LOG("O_DIRECT write from page offset %zu: %s",
+			       skews[i], strerror(errno));
+	}
+	for (i = 0; i < ARRAY_SIZE(skews); i++) {
+		EXPECT_TRUE(contents_ok(b, dfd, from, from + len, skews[i],
+					why, sizeof(why)))
+			TH_LOG("%s", why);
+	}
+	close(dfd);
+}
+
+struct writer {
+	int fd;
+	uint8_t *buf;
+	size_t at, len;
+	int err;
+};
+
+/* Write one slice of the device, in requests of assorted sizes. */
+static void *writer_fn(void *arg)
+{
+	static const size_t sizes[] = { 4096, 65536, 512 * 1024, 12288 };
+	struct writer *w = arg;
+	size_t done = 0, k = 0;
+
+	while (done < w->len) {
+		size_t n = sizes[k++ % ARRAY_SIZE(sizes)];
+
+		if (n > w->len - done)
+			n = w->len - done;
+		if (pwrite_full(w->fd, w->buf + done, n, w->at + done) !=
+		    (ssize_t)n) {
+			w->err = errno ?: EIO;
+			break;
+		}
+		done += n;
+	}
+	return NULL;
+}
+
+static int put_attr(const char *attr, const char *val)
+{
+	char path[PATH_MAX];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", FAIL_BOUNCE, attr);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static long long get_times(void)
+{
+	char buf[32] = "";
+	ssize_t n;
+	int fd = open(FAIL_BOUNCE "/times", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? atoll(buf) : -EIO;
+}
+
+/*
+ * Every request finds no bounce memory of its own and takes the reserve,
+ * one request at a time, while NR_WRITERS threads write (O_DIRECT, with
+ * requests up to 512 KiB, i.e. two chunks) and the data must still land
+ * and read back exactly.  The attribute's countdown shows it fired.
+ */
+TEST_F_TIMEOUT(bounce, reserve_under_concurrent_writers, 300)
+{
+	struct bdev *b = &self->b;
+	const size_t slice = MIB, from = MIB;
+	struct writer w[NR_WRITERS];
+	pthread_t tid[NR_WRITERS];
+	char dev[64], why[128], times[32];
+	long long left;
+	int i, dfd;
+
+	if (access(FAIL_BOUNCE, F_OK))
+		SKIP(return, "no %s (a kernel without fault injection)",
+		     FAIL_BOUNCE);
+	ASSERT_EQ(0, configure(b->fd, b->bfd, true, 512, 0));
+	loop_dev_path(dev, sizeof(dev), b->nr);
+	dfd = open(dev, O_RDWR | O_DIRECT | O_CLOEXEC);
+	ASSERT_LE(0, dfd);
+
+	snprintf(times, sizeof(times), "%d", FAIL_TIMES);
+	ASSERT_EQ(0, put_attr("task-filter", "N"));
+	ASSERT_EQ(0, put_attr("verbose", "0"));
+	ASSERT_EQ(0, put_attr("interval", "1"));
+	ASSERT_EQ(0, put_attr("times", times));
+	ASSERT_EQ(0, put_attr("probability", "100"));
+
+	for (i = 0; i < NR_WRITERS; i++) {
+		w[i].fd = dfd;
+		w[i].at = from + i * slice;
+		w[i].len = slice;
+		w[i].buf = b->buf + i * slice;
+		w[i].err = 0;
+		pattern_fill(w[i].buf, slice, DATA_SEED, w[i].at);
+		ASSERT_EQ(0, pthread_create(&tid[i], NULL, writer_fn, &w[i]));
+	}
+	for (i = 0; i < NR_WRITERS; i++)
+		pthread_join(tid[i], NULL);
+	/* Reads through the reserve too, then no more injection. */
+	EXPECT_TRUE(contents_ok(b, dfd, from, from + NR_WRITERS * slice,
+				0, why, sizeof(why)))
+		TH_LOG("%s", why);
+	left = get_times();
+	put_attr("probability", "0");
+	put_attr("times", "1");
+	for (i = 0; i < NR_WRITERS; i++) {
+		int err = w[i].err;
+
+		EXPECT_EQ(0, err) TH_LOG("writer %d: %s", i, strerror(err));
+	}
+	EXPECT_LT(left, FAIL_TIMES) TH_LOG("fail_bounce never fired");
+	EXPECT_LE(0, left);
+	close(dfd);
+}
+
+TEST_HARNESS_MAIN
