@@ -106,15 +106,9 @@ FIXTURE_TEARDOWN(bounce)
 static int configure(int fd, int bfd, bool xor, unsigned int bs,
 		     unsigned int flags)
 {
-	struct loop_config cfg;
-
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.fd = bfd;
-	cfg.block_size = bs;
-	cfg.info.lo_flags = flags;
-	if (xor)
-		info_set_key(&cfg.info, LO_CRYPT_XOR, key, KEY_SIZE);
-	return ioctl(fd, LOOP_CONFIGURE, &cfg) ? -errno : 0;
+	return loop_configure_xfer(fd, bfd, 0, bs, flags,
+				   xor ? LO_CRYPT_XOR : LO_CRYPT_NONE, key,
+				   xor ? KEY_SIZE : 0);
 }
 
 /*

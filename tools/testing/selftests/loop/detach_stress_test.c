@@ -204,14 +204,9 @@ static long wait_detached(int nr)
 static int bind_dev(int fd, int bfd, off_t offset, unsigned int bs,
 		    unsigned int flags)
 {
-	struct loop_config cfg;
-
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.fd = bfd;
-	cfg.block_size = bs;
-	cfg.info.lo_offset = offset;
-	cfg.info.lo_flags = flags | default_bind_flags();
-	return ioctl_err(fd, LOOP_CONFIGURE, (unsigned long)&cfg);
+	return loop_configure_xfer(fd, bfd, offset, bs,
+				   flags | default_bind_flags(), LO_CRYPT_NONE,
+				   NULL, 0);
 }
 
 /* A device of our own: LOOP_CTL_GET_FREE, opened; fd or -errno. */

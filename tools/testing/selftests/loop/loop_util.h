@@ -525,12 +525,6 @@ static inline unsigned int default_bind_flags(void)
 	return loop_param("max_part") > 0 ? LO_FLAGS_PARTSCAN : 0;
 }
 
-/*
- * cryptoloop.ko from this tree (beside the test programs' directory, four
- * levels up), for the tests of transfer ioctls and ciphers: loaded by path,
- * since the test VM has not installed it.  *@loaded tells whether we
- * loaded it (and so should rmmod it).  0, or -1 if it cannot be loaded.
- */
 /* A transfer of @type with @size bytes of @key (NULL when 0) in @info. */
 static inline void info_set_key(struct loop_info64 *info, unsigned int type,
 				const uint8_t *key, size_t size)
@@ -542,6 +536,33 @@ static inline void info_set_key(struct loop_info64 *info, unsigned int type,
 	info->lo_encrypt_key_size = size;
 }
 
+/*
+ * LOOP_CONFIGURE loopN (@fd) with backing file @bfd at @offset, block size
+ * @bs (0: the default), @flags, and transfer @type with @key_size bytes of
+ * @key.  0 or -errno.
+ */
+static inline int loop_configure_xfer(int fd, int bfd, off_t offset,
+				      unsigned int bs, unsigned int flags,
+				      unsigned int type, const uint8_t *key,
+				      size_t key_size)
+{
+	struct loop_config cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.fd = bfd;
+	cfg.block_size = bs;
+	cfg.info.lo_offset = offset;
+	cfg.info.lo_flags = flags;
+	info_set_key(&cfg.info, type, key, key_size);
+	return ioctl(fd, LOOP_CONFIGURE, &cfg) ? -errno : 0;
+}
+
+/*
+ * cryptoloop.ko from this tree (beside the test programs' directory, four
+ * levels up), for the tests of transfer ioctls and ciphers: loaded by path,
+ * since the test VM has not installed it.  *@loaded tells whether we
+ * loaded it (and so should rmmod it).  0, or -1 if it cannot be loaded.
+ */
 static inline int load_cryptoloop(bool *loaded)
 {
 	char exe[PATH_MAX], cmd[2 * PATH_MAX];

@@ -116,15 +116,8 @@ static int configure(int fd, int bfd, unsigned int type, const uint8_t *key,
 		     size_t key_size, off_t offset, unsigned int bs,
 		     unsigned int flags)
 {
-	struct loop_config cfg;
-
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.fd = bfd;
-	cfg.block_size = bs;
-	cfg.info.lo_offset = offset;
-	cfg.info.lo_flags = flags;
-	info_set_key(&cfg.info, type, key, key_size);
-	return ioctl(fd, LOOP_CONFIGURE, &cfg) ? -errno : 0;
+	return loop_configure_xfer(fd, bfd, offset, bs, flags, type, key,
+				   key_size);
 }
 
 static int set_status_key(int fd, unsigned int type, const uint8_t *key,
