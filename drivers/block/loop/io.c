@@ -600,6 +600,29 @@ static void loop_charge_end(struct loop_charge *c)
 		kthread_associate_blkcg(NULL);
 }
 
+/*
+ * A queue with more requests in flight than this (the one being
+ * dispatched included) is busy: its submitter keeps a pipeline going,
+ * and gains more from its I/O being done on another CPU while it submits
+ * and reaps than from doing it itself or taking turns with its worker
+ * on one CPU.  An idle one gains from the opposite: no wake-up of
+ * another CPU, data still in this one's cache.
+ */
+#define LOOP_BUSY_INFLIGHT	2
+
+static bool loop_queue_busy(struct loop_hw_queue *hq)
+{
+	return atomic_read(&hq->inflight) > LOOP_BUSY_INFLIGHT;
+}
+
+/* Where a busy queue's work goes: the next CPU online after this one. */
+static int loop_cpu_beside(void)
+{
+	int cpu = cpumask_next(raw_smp_processor_id(), cpu_online_mask);
+
+	return cpu < nr_cpu_ids ? cpu : cpumask_first(cpu_online_mask);
+}
+
 /* Execute one request in its worker; I/O may be left to complete later. */
 static void loop_run_cmd(struct loop_cmd *cmd)
 {
@@ -621,16 +644,16 @@ static void loop_run_cmd(struct loop_cmd *cmd)
 }
 
 /*
- * A worker's work item: run the requests queued to it, oldest first,
+ * Either of a worker's work items: run the requests queued to it,
  * until there are none.  It takes them a batch at a time (one lock round
  * trip per batch) and submits each batch under a plug, so that the
  * backing device sees the batch's I/O together.  A request queued after
  * the list was found empty queues the work again, which then runs once
  * more.
  */
-static void loop_worker_fn(struct work_struct *work)
+static void loop_worker_run(struct loop_worker *w, bool local)
 {
-	struct loop_worker *w = container_of(work, struct loop_worker, work);
+	struct loop_hw_queue *hq = NULL;
 	unsigned long pflags = current->flags;
 	struct loop_cmd *cmd, *next;
 	struct blk_plug plug;
@@ -651,6 +674,8 @@ static void loop_worker_fn(struct work_struct *work)
 		spin_unlock_irq(&w->lock);
 		if (list_empty(&batch))
 			break;
+		cmd = list_first_entry(&batch, struct loop_cmd, node);
+		hq = blk_mq_rq_from_pdu(cmd)->mq_hctx->driver_data;
 		blk_start_plug(&plug);
 		list_for_each_entry_safe(cmd, next, &batch, node) {
 			list_del_init(&cmd->node);
@@ -659,9 +684,27 @@ static void loop_worker_fn(struct work_struct *work)
 			cond_resched();
 		}
 		blk_finish_plug(&plug);
+		/* The submitter's CPU is its own again: the rest goes beside. */
+		if (local && loop_queue_busy(hq)) {
+			if (!list_empty(&w->cmds))
+				queue_work_on(loop_cpu_beside(), w->wq,
+					      &w->work_beside);
+			break;
+		}
 	}
 	memalloc_noio_restore(noio);
 	current_restore_flags(pflags, PF_LOCAL_THROTTLE);
+}
+
+static void loop_worker_fn(struct work_struct *work)
+{
+	loop_worker_run(container_of(work, struct loop_worker, work), true);
+}
+
+static void loop_worker_beside_fn(struct work_struct *work)
+{
+	loop_worker_run(container_of(work, struct loop_worker, work_beside),
+			false);
 }
 
 /* A read that met the end of the backing file returns zeroes beyond it. */
@@ -702,10 +745,12 @@ static void loop_flush_read_pages(struct request *rq)
 static void loop_complete_rq(struct request *rq)
 {
 	struct loop_cmd *cmd = blk_mq_rq_to_pdu(rq);
+	struct loop_hw_queue *hq = rq->mq_hctx->driver_data;
 	blk_status_t status = BLK_STS_OK;
 	long ret = cmd->ret;
 
 	loop_cmd_iter_free(cmd);
+	atomic_dec(&hq->inflight);
 
 	if (ret > 0 && req_op(rq) == REQ_OP_READ)
 		loop_flush_read_pages(rq);
@@ -766,7 +811,9 @@ static bool loop_stack_room(void)
  *  - with little stack left (loop_stack_room());
  *  - writes on a queue whose last NOWAIT writes failed with -EAGAIN:
  *    writes into a sparse file need blocks allocated, and always fail so;
- *    trying each would only add a failed call to the worker's.
+ *    trying each would only add a failed call to the worker's;
+ *  - on a busy queue (loop_queue_busy()): a worker on another CPU does
+ *    it, in parallel with the submitter.
  */
 static bool loop_nowait_allowed(struct loop_device *lo,
 				struct loop_hw_queue *hq, struct request *rq)
@@ -775,6 +822,8 @@ static bool loop_nowait_allowed(struct loop_device *lo,
 	unsigned int skip;
 
 	if (op != REQ_OP_READ && op != REQ_OP_WRITE)
+		return false;
+	if (loop_queue_busy(hq))
 		return false;
 	if (lo->xfer.funcs || lo->xfer_lost ||
 	    !(lo->backing->f_mode & FMODE_NOWAIT) ||
@@ -868,6 +917,7 @@ static blk_status_t loop_queue_rq(struct blk_mq_hw_ctx *hctx,
 	struct request *rq = bd->rq;
 	struct loop_cmd *cmd = blk_mq_rq_to_pdu(rq);
 	struct loop_device *lo = rq->q->queuedata;
+	struct loop_hw_queue *hq = hctx->driver_data;
 	/* One read: the count, the queues and the workers agree. */
 	struct loop_workers *ws = smp_load_acquire(&lo->workers);
 
@@ -878,7 +928,8 @@ static blk_status_t loop_queue_rq(struct blk_mq_hw_ctx *hctx,
 	cmd->bvec = NULL;
 	cmd->resume = false;
 	cmd->nowait = false;
-	if (!loop_try_nowait(lo, hctx->driver_data, cmd, rq))
+	atomic_inc(&hq->inflight);
+	if (!loop_try_nowait(lo, hq, cmd, rq))
 		loop_queue_cmd(ws, cmd, false);
 	/* Earlier requests of the batch may wait for this, wherever it went. */
 	if (bd->last)
@@ -910,6 +961,20 @@ static void loop_commit_rqs(struct blk_mq_hw_ctx *hctx)
 	percpu_ref_put(&q->q_usage_counter);
 }
 
+/*
+ * Start worker @w of @hctx: on this CPU, or, if the queue is busy, on the
+ * next one online, so that its I/O runs beside the submitter.  A CPU
+ * going offline meanwhile only moves the work.
+ */
+static void loop_wake_worker(struct loop_workers *ws,
+			     struct blk_mq_hw_ctx *hctx, struct loop_worker *w)
+{
+	if (loop_queue_busy(hctx->driver_data))
+		queue_work_on(loop_cpu_beside(), ws->wq, &w->work_beside);
+	else
+		queue_work_on(raw_smp_processor_id(), ws->wq, &w->work);
+}
+
 /* The first of the @ws->per_queue workers that serve @hctx. */
 static struct loop_worker *loop_hctx_workers(struct loop_workers *ws,
 					     struct blk_mq_hw_ctx *hctx)
@@ -933,7 +998,7 @@ static void loop_kick_workers(struct loop_workers *ws,
 		 * took it, and runs it; an empty list needs nothing.
 		 */
 		if (!list_empty(&w[i].cmds))
-			queue_work(ws->wq, &w[i].work);
+			loop_wake_worker(ws, hctx, &w[i]);
 	}
 }
 
@@ -961,7 +1026,7 @@ static void loop_queue_cmd(struct loop_workers *ws, struct loop_cmd *cmd,
 	spin_unlock_irqrestore(&w->lock, flags);
 	/* Already queued and not yet running: it will find this one. */
 	if (kick)
-		queue_work(ws->wq, &w->work);
+		loop_wake_worker(ws, hctx, w);
 }
 
 static int loop_init_hctx(struct blk_mq_hw_ctx *hctx, void *data,
@@ -1034,9 +1099,8 @@ int loop_start_workers(struct loop_device *lo)
 	ws->nr_queues = nr_queues;
 	ws->per_queue = loop_nr_workers;
 	/*
-	 * Per-CPU, not unbound: a queue's work runs on the CPU that queued
-	 * it, near the submitter's data; blocking I/O there makes the
-	 * workqueue start another thread for the CPU's other work.
+	 * Per-CPU, not unbound: loop_wake_worker() chooses the CPU, the
+	 * submitter's own or, for a busy queue, another.
 	 */
 	ws->wq = alloc_workqueue(LOOP_NAME "%d", WQ_MEM_RECLAIM, 0, lo->number);
 	if (!ws->wq) {
@@ -1047,6 +1111,8 @@ int loop_start_workers(struct loop_device *lo)
 		struct loop_worker *w = &ws->w[i];
 
 		INIT_WORK(&w->work, loop_worker_fn);
+		INIT_WORK(&w->work_beside, loop_worker_beside_fn);
+		w->wq = ws->wq;
 		spin_lock_init(&w->lock);
 		INIT_LIST_HEAD(&w->cmds);
 	}

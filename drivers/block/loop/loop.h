@@ -109,14 +109,21 @@ enum loop_state {
 };
 
 /*
- * One worker of a binding: a work item on the binding's workqueue.
- * loop_queue_cmd() appends requests to @cmds and queues @work, which runs
- * them in order, in process context where backing file I/O may sleep.  A
- * request is on at most one list at a time, and only between being handed
- * to a worker and the start of its execution.
+ * One worker of a binding: work items on the binding's workqueue.
+ * loop_queue_cmd() appends requests to @cmds and queues @work on the
+ * submitter's CPU, or, when the queue is busy, @work_beside on another
+ * (loop_wake_worker()); either takes the list's requests a batch at a
+ * time and runs them, in process context where backing file I/O may
+ * sleep.  Two items, because a per-CPU work item that keeps finding work
+ * never leaves its CPU: the second gives a busy queue a consumer beside
+ * its submitter, and @work, finding its queue busy, hands over to it.
+ * A request is on at most one list at a time, and only between being
+ * handed to a worker and the start of its execution.
  */
 struct loop_worker {
 	struct work_struct	work;
+	struct work_struct	work_beside;
+	struct workqueue_struct	*wq;		/* the binding's */
 	spinlock_t		lock;		/* protects cmds */
 	struct list_head	cmds;		/* loop_cmd.node */
 } ____cacheline_aligned_in_smp;
@@ -143,10 +150,13 @@ struct loop_workers {
 
 /*
  * Per hardware queue, for the life of the disk (hctx->driver_data).  Only
- * hints, read and written without locks by whoever dispatches on the
- * queue: a lost update costs a worker's turn or one NOWAIT attempt.
+ * hints: @inflight is counted atomically (up in loop_queue_rq(), down at
+ * completion, on any CPU); the rest is read and written without locks by
+ * whoever dispatches on the queue: a lost update costs a worker's turn
+ * or one NOWAIT attempt.
  */
 struct loop_hw_queue {
+	atomic_t		inflight;	/* requests dispatched, not completed */
 	unsigned int		next;		/* round robin among its workers */
 	unsigned int		nowait_skip;	/* writes left to send straight to a worker */
 	unsigned int		nowait_backoff;	/* next value of nowait_skip */
