@@ -398,10 +398,33 @@ static void loop_bounce_debugfs_exit(void)
 }
 #endif /* CONFIG_FAULT_INJECTION_DEBUG_FS */
 
+/* Fill @bv[0..@nr) with whole pages; returns how many it could get. */
+static unsigned int loop_bounce_fill(struct bio_vec *bv, unsigned int nr,
+				     gfp_t gfp)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		bv[i].bv_page = alloc_page(gfp);
+		if (!bv[i].bv_page)
+			break;
+		bv[i].bv_len = PAGE_SIZE;
+		bv[i].bv_offset = 0;
+	}
+	return i;
+}
+
+/* Free the pages of @bv[0..@nr). */
+static void loop_bounce_drain(struct bio_vec *bv, unsigned int nr)
+{
+	while (nr--)
+		__free_page(bv[nr].bv_page);
+}
+
 int loop_bounce_reserve_create(struct loop_device *lo)
 {
 	struct loop_bounce_reserve *r;
-	unsigned int i;
+	unsigned int got;
 
 	lockdep_assert_held(&lo->lock);
 	if (lo->bounce_reserve)
@@ -409,33 +432,25 @@ int loop_bounce_reserve_create(struct loop_device *lo)
 	r = kzalloc(sizeof(*r), GFP_KERNEL);
 	if (!r)
 		return -ENOMEM;
-	mutex_init(&r->lock);
-	for (i = 0; i < LOOP_BOUNCE_PAGES; i++) {
-		r->bv[i].bv_page = alloc_page(GFP_KERNEL);
-		if (!r->bv[i].bv_page)
-			goto out_free;
-		r->bv[i].bv_len = PAGE_SIZE;
+	got = loop_bounce_fill(r->bv, LOOP_BOUNCE_PAGES, GFP_KERNEL);
+	if (got < LOOP_BOUNCE_PAGES) {
+		loop_bounce_drain(r->bv, got);
+		kfree(r);
+		return -ENOMEM;
 	}
+	mutex_init(&r->lock);
 	lo->bounce_reserve = r;
 	return 0;
-
-out_free:
-	while (i--)
-		__free_page(r->bv[i].bv_page);
-	kfree(r);
-	return -ENOMEM;
 }
 
 /* With no request in flight: at unbind, or when a bind fails. */
 void loop_bounce_reserve_destroy(struct loop_device *lo)
 {
 	struct loop_bounce_reserve *r = lo->bounce_reserve;
-	unsigned int i;
 
 	if (!r)
 		return;
-	for (i = 0; i < LOOP_BOUNCE_PAGES; i++)
-		__free_page(r->bv[i].bv_page);
+	loop_bounce_drain(r->bv, LOOP_BOUNCE_PAGES);
 	mutex_destroy(&r->lock);
 	kfree(r);
 	lo->bounce_reserve = NULL;
@@ -444,10 +459,7 @@ void loop_bounce_reserve_destroy(struct loop_device *lo)
 /* Free what a loop_bounce holds of its own (its first @b->nr pages). */
 static void loop_bounce_free(struct loop_cmd *cmd, struct loop_bounce *b)
 {
-	unsigned int i;
-
-	for (i = 0; i < b->nr; i++)
-		__free_page(b->bv[i].bv_page);
+	loop_bounce_drain(b->bv, b->nr);
 	if (b->bv != cmd->inline_bvec)
 		kfree(b->bv);
 }
@@ -467,22 +479,13 @@ void loop_bounce_get(struct loop_device *lo, struct loop_cmd *cmd,
 	struct loop_bounce_reserve *r = lo->bounce_reserve;
 
 	b->reserved = false;
-	b->nr = 0;
 	b->bv = cmd->inline_bvec;
 	if (loop_bounce_should_fail())
 		b->bv = NULL;
 	else if (nr > LOOP_INLINE_BVECS)
 		b->bv = kmalloc_array(nr, sizeof(*b->bv), gfp);
 	if (b->bv) {
-		for (; b->nr < nr; b->nr++) {
-			struct bio_vec *bv = &b->bv[b->nr];
-
-			bv->bv_page = alloc_page(gfp);
-			if (!bv->bv_page)
-				break;
-			bv->bv_len = PAGE_SIZE;
-			bv->bv_offset = 0;
-		}
+		b->nr = loop_bounce_fill(b->bv, nr, gfp);
 		if (b->nr == nr)
 			return;
 		loop_bounce_free(cmd, b);
