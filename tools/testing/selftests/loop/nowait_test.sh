@@ -8,6 +8,8 @@
 #    ending inside plugs, stack taken at each level);
 #  - a sparse backing file, where every direct write needs blocks
 #    allocated and NOWAIT always fails (the fall back and its back-off);
+#  - a backing file whose extent tree must be read from disk by a NOWAIT
+#    read issued from within submit_bio();
 #  - short of memory: O_DIRECT writers in a cgroup with a small
 #    memory.max full of clean page cache, where allocations on the NOWAIT
 #    path and in the workers reclaim.  (Not buffered writers: when their
@@ -122,6 +124,52 @@ sparse_writes() {
 	losetup -d "$dev" && devs=() && mnts=()
 }
 
+# A backing file of 2048 extents on a freshly mounted ext4, so that its
+# extent tree's leaf blocks are not in memory (the journal keeps blocks
+# it wrote cached until the file system is unmounted): the first read of
+# a stretch makes ext4 read that stretch's leaf and wait for it.  4 KiB
+# O_DIRECT reads of the device each reach loop_queue_rq() from within
+# submit_bio() (no plug): the backing file system's read of the leaf must
+# be issued before it waits for it, not parked behind the request that
+# caused it until that request returns (which it never would).  udev's
+# probe reads the start and the end of the device; the stretch read here
+# is in the middle.
+cold_extent_reads() {
+	local img dev n
+
+	truncate -s 64M "$work/cold.img" || return 1
+	stack_on "$work/cold.img" || return 1
+	img=${mnts[0]}/extents.img
+	pattern "$work/extents.orig" 20 cold || return 1
+	cp "$work/extents.orig" "$img" || return 1
+	# Every other 4 KiB block of the first 16 MiB zeroed, then made a
+	# hole: 2048 extents.
+	perl -e 'open(my $f, "+<", $ARGV[0]) or die "$ARGV[0]: $!";
+		 for my $i (0 .. 2047) { seek($f, $i * 8192, 0); print $f "\0" x 4096 }
+		 close($f) or die "$!"' "$img" || return 1
+	fallocate -d "$img" || return 1
+	# (filefrag's own count merges extents that are contiguous on disk)
+	n=$(filefrag -v "$img" | grep -cE '^ *[0-9]+:')
+	((n > 2000)) || fail "only $n extents in $img" || return 1
+	umount "${mnts[0]}" && mount "${devs[0]}" "${mnts[0]}" || return 1
+	dev=$(losetup -f --show --direct-io=on "$img") || return 1
+	devs+=("$dev")
+	mnts+=("")
+	expect_eq "direct I/O" 1 "$(cat "/sys/block/${dev#/dev/}/loop/dio")"
+	settle
+	timeout 120 dd if="$dev" of="$work/extents.read" bs=4k skip=1536 count=1024 \
+		iflag=direct status=none || fail "4 KiB O_DIRECT reads failed or hung" || return 1
+	cmp <(dd if="$img" bs=4k skip=1536 count=1024 status=none) "$work/extents.read" ||
+		fail "what the device read differs from the file" || return 1
+	# Holes read as zeroes, data as written.
+	cmp <(dd if="$work/extents.orig" bs=4k skip=1537 count=1 status=none) \
+		<(dd if="$work/extents.read" bs=4k skip=1 count=1 status=none) ||
+		fail "a data block read back differs from what was written" || return 1
+	losetup -d "$dev" && umount "${mnts[0]}" && losetup -d "${devs[0]}" || return 1
+	devs=()
+	mnts=()
+}
+
 low_memory_writes() {
 	local cgroot dev i pids=() rc=0
 
@@ -160,11 +208,12 @@ low_memory_writes() {
 	rmdir "$cg" && cg=
 }
 
-plan 6
+plan 7
 step "loop on ext4 on loop on ext4 on loop, direct I/O" stack_three
 step "stacked: parallel writers, data exact" stacked_writes
 step "stacked: detached top down, the bottom ext4 clean" unstack
 step "sparse backing file: direct writes, data exact" sparse_writes
+step "cold extent tree: 4 KiB direct reads, data exact" cold_extent_reads
 step "memory.max=32M: writers reclaiming, data exact" low_memory_writes
 step "nothing left bound" none_backed_by "$work"
 tap_status
