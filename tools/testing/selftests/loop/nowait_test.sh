@@ -8,8 +8,9 @@
 #    ending inside plugs, stack taken at each level);
 #  - a sparse backing file, where every direct write needs blocks
 #    allocated and NOWAIT always fails (the fall back and its back-off);
-#  - a backing file whose extent tree must be read from disk by a NOWAIT
-#    read issued from within submit_bio();
+#  - a backing file whose extent tree must be read from disk for a read
+#    issued from within submit_bio() (a worker does it today; any path
+#    that tries it in the submitter's context must not park that read);
 #  - short of memory: O_DIRECT writers in a cgroup with a small
 #    memory.max full of clean page cache, where allocations on the NOWAIT
 #    path and in the workers reclaim.  (Not buffered writers: when their
@@ -95,8 +96,10 @@ stacked_writes() {
 	parallel_writes "${devs[2]}" 16 4 && same_data "${devs[2]}" 16 4
 }
 
+# unstack [IMAGE]: detach the stack top down; the ext4 in IMAGE (default:
+# level 0 of stack_three) is still whole.
 unstack() {
-	local i
+	local i bottom=${1:-$work/level0.img}
 
 	for ((i = ${#devs[@]} - 1; i >= 0; i--)); do
 		if [[ -n ${mnts[i]} ]]; then
@@ -106,8 +109,7 @@ unstack() {
 	done
 	devs=()
 	mnts=()
-	# The bottom file's ext4 is still whole.
-	e2fsck -fn "$work/level0.img" >/dev/null || fail "e2fsck of level 0 failed"
+	e2fsck -fn "$bottom" >/dev/null || fail "e2fsck of ${bottom##*/} failed"
 }
 
 sparse_writes() {
@@ -129,9 +131,11 @@ sparse_writes() {
 # it wrote cached until the file system is unmounted): the first read of
 # a stretch makes ext4 read that stretch's leaf and wait for it.  4 KiB
 # O_DIRECT reads of the device each reach loop_queue_rq() from within
-# submit_bio() (no plug): the backing file system's read of the leaf must
-# be issued before it waits for it, not parked behind the request that
-# caused it until that request returns (which it never would).  udev's
+# submit_bio() (no plug).  Today a worker reads the backing file for
+# them; a NOWAIT attempt in the submitter's context would have to issue
+# the backing file system's read of the leaf before it waits for it, not
+# leave it parked behind the request that caused it until that request
+# returns (which it never would: a module doing so hangs here).  udev's
 # probe reads the start and the end of the device; the stretch read here
 # is in the middle.
 cold_extent_reads() {
@@ -161,13 +165,11 @@ cold_extent_reads() {
 		iflag=direct status=none || fail "4 KiB O_DIRECT reads failed or hung" || return 1
 	cmp <(dd if="$img" bs=4k skip=1536 count=1024 status=none) "$work/extents.read" ||
 		fail "what the device read differs from the file" || return 1
-	# Holes read as zeroes, data as written.
+	# Beside the file itself: a data block as it was first written.
 	cmp <(dd if="$work/extents.orig" bs=4k skip=1537 count=1 status=none) \
 		<(dd if="$work/extents.read" bs=4k skip=1 count=1 status=none) ||
 		fail "a data block read back differs from what was written" || return 1
-	losetup -d "$dev" && umount "${mnts[0]}" && losetup -d "${devs[0]}" || return 1
-	devs=()
-	mnts=()
+	unstack "$work/cold.img"
 }
 
 low_memory_writes() {
