@@ -623,6 +623,18 @@ static int loop_cpu_beside(void)
 	return cpu < nr_cpu_ids ? cpu : cpumask_first(cpu_online_mask);
 }
 
+/*
+ * Does @lo's work gain from two CPUs at once?  A transfer's does: moving
+ * data through a cipher is CPU work (most of a request's time), which a
+ * second worker on another CPU shares.  Plain I/O is mostly waiting,
+ * which one worker overlaps by itself.  (The transfer changes only with
+ * the queue frozen: not while a request is queued to a worker.)
+ */
+static bool loop_work_parallel(struct loop_device *lo)
+{
+	return lo->xfer.funcs;
+}
+
 /* Execute one request in its worker; I/O may be left to complete later. */
 static void loop_run_cmd(struct loop_cmd *cmd)
 {
@@ -644,9 +656,32 @@ static void loop_run_cmd(struct loop_cmd *cmd)
 }
 
 /*
+ * Take what @w's worker runs next into @batch: all its requests (one
+ * lock round trip for the lot), or, where two CPUs gain (a transfer's
+ * work), one, so that the worker's other work item, running on another
+ * CPU, takes the next.  Returns whether it took one only.
+ */
+static bool loop_worker_take(struct loop_worker *w, struct list_head *batch)
+{
+	struct loop_cmd *cmd;
+	bool one = false;
+
+	spin_lock_irq(&w->lock);
+	cmd = list_first_entry_or_null(&w->cmds, struct loop_cmd, node);
+	if (cmd && loop_work_parallel(blk_mq_rq_from_pdu(cmd)->q->queuedata)) {
+		list_move_tail(&cmd->node, batch);
+		one = true;
+	} else {
+		list_splice_init(&w->cmds, batch);
+	}
+	spin_unlock_irq(&w->lock);
+	return one;
+}
+
+/*
  * Either of a worker's work items: run the requests queued to it,
- * until there are none.  It takes them a batch at a time (one lock round
- * trip per batch) and submits each batch under a plug, so that the
+ * until there are none.  It takes them a batch at a time
+ * (loop_worker_take()) and submits each batch under a plug, so that the
  * backing device sees the batch's I/O together.  A request queued after
  * the list was found empty queues the work again, which then runs once
  * more.
@@ -659,6 +694,7 @@ static void loop_worker_run(struct loop_worker *w, bool local)
 	struct blk_plug plug;
 	unsigned int noio;
 	LIST_HEAD(batch);
+	bool parallel;
 
 	/*
 	 * We write pages that reclaim may be waiting on: allocations here
@@ -669,9 +705,7 @@ static void loop_worker_run(struct loop_worker *w, bool local)
 	current->flags |= PF_LOCAL_THROTTLE;
 	noio = memalloc_noio_save();
 	for (;;) {
-		spin_lock_irq(&w->lock);
-		list_splice_init(&w->cmds, &batch);
-		spin_unlock_irq(&w->lock);
+		parallel = loop_worker_take(w, &batch);
 		if (list_empty(&batch))
 			break;
 		cmd = list_first_entry(&batch, struct loop_cmd, node);
@@ -684,8 +718,11 @@ static void loop_worker_run(struct loop_worker *w, bool local)
 			cond_resched();
 		}
 		blk_finish_plug(&plug);
-		/* The submitter's CPU is its own again: the rest goes beside. */
-		if (local && loop_queue_busy(hq)) {
+		/*
+		 * The submitter's CPU is its own again: the rest goes beside
+		 * (unless two CPUs share the work: loop_wake_worker()).
+		 */
+		if (local && !parallel && loop_queue_busy(hq)) {
 			if (!list_empty(&w->cmds))
 				queue_work_on(loop_cpu_beside(), w->wq,
 					      &w->work_beside);
@@ -963,15 +1000,20 @@ static void loop_commit_rqs(struct blk_mq_hw_ctx *hctx)
 
 /*
  * Start worker @w of @hctx: on this CPU, or, if the queue is busy, on the
- * next one online, so that its I/O runs beside the submitter.  A CPU
- * going offline meanwhile only moves the work.
+ * next one online, so that its I/O runs beside the submitter; where two
+ * CPUs gain (loop_work_parallel()), on both, each work item taking one
+ * request at a time from the worker's list.  A CPU going offline
+ * meanwhile only moves the work.
  */
 static void loop_wake_worker(struct loop_workers *ws,
 			     struct blk_mq_hw_ctx *hctx, struct loop_worker *w)
 {
-	if (loop_queue_busy(hctx->driver_data))
-		queue_work_on(loop_cpu_beside(), ws->wq, &w->work_beside);
-	else
+	if (!loop_queue_busy(hctx->driver_data)) {
+		queue_work_on(raw_smp_processor_id(), ws->wq, &w->work);
+		return;
+	}
+	queue_work_on(loop_cpu_beside(), ws->wq, &w->work_beside);
+	if (loop_work_parallel(hctx->queue->queuedata))
 		queue_work_on(raw_smp_processor_id(), ws->wq, &w->work);
 }
 
