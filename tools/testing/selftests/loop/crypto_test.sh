@@ -5,9 +5,10 @@
 # dm-crypt: for each cipher, data written through our device must read
 # back identically through "cryptsetup open --type plain" on the same
 # image, and the other way round; offsets, IV offsets, 4096-byte blocks,
-# direct I/O and partitions included.  Then ext4 on an encrypted device
-# across a re-attach and e2fsck, a wrong key (garbage, not errors), key
-# ownership, and unloading cryptoloop (refused while a device uses it).
+# direct I/O, writers and readers in parallel and partitions included.
+# Then ext4 on an encrypted device across a re-attach and e2fsck, a wrong
+# key (garbage, not errors), key ownership, and unloading cryptoloop
+# (refused while a device uses it).
 #
 # Devices are set up with tools/loopxfer/loopxfer.  cryptsetup opens the
 # image on a loop device of its own, which is our driver without a
@@ -167,6 +168,41 @@ offsets_match_dm() {
 			"$(cat "/sys/block/${dev#/dev/}/queue/logical_block_size")" &&
 		same "$data" "$dev" "$n" &&
 		detach
+}
+
+# Four writers at once, then four readers, 16 KiB direct I/O each on a
+# quarter of the device: requests in flight together, which the workers
+# of two CPUs share (loop_wake_worker()).  dm-crypt must read what was
+# written, and so must our readers.
+parallel_io() {
+	local n=$((size_mib << 20)) q=$((size_mib << 4)) i rc=0
+	local -a pids=()
+
+	new_data "$n" && attach -e aes-xts-plain64 -s 512 -k "$key" || return 1
+	for i in 0 1 2 3; do
+		dd if="$data" of="$dev" bs=16k skip=$((i * q)) seek=$((i * q)) \
+			count=$q oflag=direct status=none &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do
+		wait "$i" || rc=1
+	done
+	pids=()
+	for i in 0 1 2 3; do
+		dd if="$dev" of="$work/back$i" bs=16k skip=$((i * q)) \
+			count=$q iflag=direct status=none &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do
+		wait "$i" || rc=1
+	done
+	((rc == 0)) || { fail "a writer or a reader failed"; return 1; }
+	cat "$work"/back[0-3] >"$work/back" &&
+		same "$data" "$work/back" "$n" &&
+		detach &&
+		dm_open aes-xts-plain64 512 &&
+		same "$data" "/dev/mapper/$mapped" "$n" &&
+		dm_close
 }
 
 # A partition table on an encrypted device: the partition's data is where
@@ -332,7 +368,7 @@ ciphers=(
 	"aes-xts-plain64 512"
 )
 
-plan $((2 + 2 * ${#ciphers[@]} + 8))
+plan $((2 + 2 * ${#ciphers[@]} + 9))
 step load_cryptoloop load_cryptoloop
 step setup_files setup_files
 for c in "${ciphers[@]}"; do
@@ -341,6 +377,7 @@ for c in "${ciphers[@]}"; do
 	step "dm_crypt_to_ours_${cipher}_${bits}" dm_to_ours "$cipher" "$bits"
 done
 step offsets_blocksize_dio_match_dm_crypt offsets_match_dm
+step parallel_direct_io_matches_dm_crypt parallel_io
 step partitions_on_encrypted_device partitions
 step ext4_survives_reattach_and_e2fsck ext4_roundtrip
 step ext4_opens_through_dm_crypt ext4_through_dm
