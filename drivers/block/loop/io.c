@@ -603,10 +603,10 @@ static void loop_charge_end(struct loop_charge *c)
 /*
  * A queue with more requests in flight than this (the one being
  * dispatched included) is busy: its submitter keeps a pipeline going,
- * and gains more from its I/O being done on another CPU while it submits
- * and reaps than from doing it itself or taking turns with its worker
- * on one CPU.  An idle one gains from the opposite: no wake-up of
- * another CPU, data still in this one's cache.
+ * and gains more from the work its requests leave to a worker being done
+ * on another CPU while it submits and reaps than from taking turns with
+ * that worker on one CPU.  An idle one gains from the opposite: no
+ * wake-up of another CPU, data still in this one's cache.
  */
 #define LOOP_BUSY_INFLIGHT	2
 
@@ -841,16 +841,17 @@ static bool loop_stack_room(void)
  *    submitter may hold on the device above (a buffered read of a loop
  *    device reaches us with it held), one lock class for every block
  *    device: lockdep reports recursion, although the devices differ;
- *  - inside submit_bio() (current->bio_list set): bios the backing file
- *    system submits would wait in that list until we return, and if it
- *    waited for one (NOWAIT is a promise file systems keep only mostly:
- *    ext4 still reads extent blocks) it would wait forever;
+ *  - a submitter inside a file system transaction (current->journal_info
+ *    set): the backing file system would take the handle for its own
+ *    (ext4 may start one even for a read, to update the access time);
+ *  - file system metadata (REQ_META): its submitter may hold that file
+ *    system's locks, of the classes the backing file system takes;
  *  - with little stack left (loop_stack_room());
  *  - writes on a queue whose last NOWAIT writes failed with -EAGAIN:
  *    writes into a sparse file need blocks allocated, and always fail so;
- *    trying each would only add a failed call to the worker's;
- *  - on a busy queue (loop_queue_busy()): a worker on another CPU does
- *    it, in parallel with the submitter.
+ *    trying each would only add a failed call to the worker's.
+ * Inside submit_bio() it is tried too, with the caller's bio list set
+ * aside (loop_try_nowait()).
  */
 static bool loop_nowait_allowed(struct loop_device *lo,
 				struct loop_hw_queue *hq, struct request *rq)
@@ -860,7 +861,7 @@ static bool loop_nowait_allowed(struct loop_device *lo,
 
 	if (op != REQ_OP_READ && op != REQ_OP_WRITE)
 		return false;
-	if (loop_queue_busy(hq))
+	if (current->journal_info || (rq->cmd_flags & REQ_META))
 		return false;
 	if (lo->xfer.funcs || lo->xfer_lost ||
 	    !(lo->backing->f_mode & FMODE_NOWAIT) ||
@@ -876,7 +877,7 @@ static bool loop_nowait_allowed(struct loop_device *lo,
 			return false;
 		}
 	}
-	return !current->bio_list && loop_stack_room();
+	return loop_stack_room();
 }
 
 /* A NOWAIT write came back: adjust how long writes skip NOWAIT. */
@@ -903,6 +904,7 @@ static bool loop_try_nowait(struct loop_device *lo, struct loop_hw_queue *hq,
 			    struct loop_cmd *cmd, struct request *rq)
 {
 	bool write = req_op(rq) == REQ_OP_WRITE;
+	struct bio_list *bio_list;
 	struct blk_plug *plug;
 	struct iov_iter iter;
 	unsigned int noio;
@@ -920,12 +922,22 @@ static bool loop_try_nowait(struct loop_device *lo, struct loop_hw_queue *hq,
 	/*
 	 * The backing file system starts its own plug and ends it before
 	 * returning: not in ours, which we may be called from the end of.
-	 * Its allocations must not recurse into I/O, as in a worker.
+	 * Called from within submit_bio(), we set its bio list aside as
+	 * well: the bios the backing file system submits are then issued
+	 * before it returns, not parked until we do, so that it can wait
+	 * for one (NOWAIT is a promise file systems keep only mostly: ext4
+	 * still reads a cold extent block, and waits for it) as it would
+	 * in a worker.  The stack that costs is bounded by
+	 * loop_stack_room().  Its allocations must not recurse into I/O,
+	 * as in a worker.
 	 */
 	plug = compat_hide_plug();
+	bio_list = current->bio_list;
+	current->bio_list = NULL;
 	noio = memalloc_noio_save();
 	ret = loop_call_iter(lo->backing, &cmd->iocb, &iter, write);
 	memalloc_noio_restore(noio);
+	current->bio_list = bio_list;
 	compat_restore_plug(plug);
 
 	if (write)
