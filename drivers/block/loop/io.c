@@ -828,6 +828,15 @@ static bool loop_stack_room(void)
 #endif
 }
 
+/* Outside submit_bio(), or inside it with no other bio waiting there. */
+static bool loop_nothing_parked(void)
+{
+	struct bio_list *parked = current->bio_list;
+
+	return !parked ||
+	       (bio_list_empty(&parked[0]) && bio_list_empty(&parked[1]));
+}
+
 /* How long writes skip NOWAIT after one came back -EAGAIN, at most. */
 #define LOOP_NOWAIT_BACKOFF_MAX	1024u
 
@@ -847,11 +856,16 @@ static bool loop_stack_room(void)
  *  - file system metadata (REQ_META): its submitter may hold that file
  *    system's locks, of the classes the backing file system takes;
  *  - with little stack left (loop_stack_room());
+ *  - inside submit_bio() with bios parked on the caller's list (a split
+ *    bio's rest, a stacking driver's clones): the backing file system's
+ *    own bios, issued before it returns (loop_try_nowait()), could wait
+ *    for memory that only those free, and without the list the block
+ *    layer's rescuer cannot see them;
  *  - writes on a queue whose last NOWAIT writes failed with -EAGAIN:
  *    writes into a sparse file need blocks allocated, and always fail so;
  *    trying each would only add a failed call to the worker's.
- * Inside submit_bio() it is tried too, with the caller's bio list set
- * aside (loop_try_nowait()).
+ * Inside submit_bio() with nothing parked it is tried too, with the
+ * caller's (empty) bio list set aside.
  */
 static bool loop_nowait_allowed(struct loop_device *lo,
 				struct loop_hw_queue *hq, struct request *rq)
@@ -877,7 +891,7 @@ static bool loop_nowait_allowed(struct loop_device *lo,
 			return false;
 		}
 	}
-	return loop_stack_room();
+	return loop_nothing_parked() && loop_stack_room();
 }
 
 /* A NOWAIT write came back: adjust how long writes skip NOWAIT. */
@@ -922,12 +936,12 @@ static bool loop_try_nowait(struct loop_device *lo, struct loop_hw_queue *hq,
 	/*
 	 * The backing file system starts its own plug and ends it before
 	 * returning: not in ours, which we may be called from the end of.
-	 * Called from within submit_bio(), we set its bio list aside as
-	 * well: the bios the backing file system submits are then issued
-	 * before it returns, not parked until we do, so that it can wait
-	 * for one (NOWAIT is a promise file systems keep only mostly: ext4
-	 * still reads a cold extent block, and waits for it) as it would
-	 * in a worker.  The stack that costs is bounded by
+	 * Called from within submit_bio(), we set its (empty) bio list
+	 * aside as well: the bios the backing file system submits are then
+	 * issued before it returns, not parked until we do, so that it can
+	 * wait for one (NOWAIT is a promise file systems keep only mostly:
+	 * ext4 still reads a cold extent block, and waits for it) as it
+	 * would in a worker.  The stack that costs is bounded by
 	 * loop_stack_room().  Its allocations must not recurse into I/O,
 	 * as in a worker.
 	 */
