@@ -170,34 +170,37 @@ offsets_match_dm() {
 		detach
 }
 
-# Four writers at once, then four readers, 16 KiB direct I/O each on a
-# quarter of the device: requests in flight together, which the workers
-# of two CPUs share (loop_wake_worker()).  dm-crypt must read what was
-# written, and so must our readers.
-parallel_io() {
-	local n=$((size_mib << 20)) q=$((size_mib << 4)) i rc=0
+# in_quarters write|read: four dd processes at once, each on a quarter of
+# the device with 16 KiB direct I/O: writing $data, or reading into
+# $work/back0..3.  Fails if any of them does.
+in_quarters() {
+	local q=$((size_mib << 4)) i	# 16 KiB blocks in a quarter
 	local -a pids=()
 
-	new_data "$n" && attach -e aes-xts-plain64 -s 512 -k "$key" || return 1
 	for i in 0 1 2 3; do
-		dd if="$data" of="$dev" bs=16k skip=$((i * q)) seek=$((i * q)) \
-			count=$q oflag=direct status=none &
+		if [[ $1 == write ]]; then
+			dd if="$data" of="$dev" bs=16k skip=$((i * q)) \
+				seek=$((i * q)) count=$q oflag=direct status=none &
+		else
+			dd if="$dev" of="$work/back$i" bs=16k skip=$((i * q)) \
+				count=$q iflag=direct status=none &
+		fi
 		pids+=($!)
 	done
-	for i in "${pids[@]}"; do
-		wait "$i" || rc=1
-	done
-	pids=()
-	for i in 0 1 2 3; do
-		dd if="$dev" of="$work/back$i" bs=16k skip=$((i * q)) \
-			count=$q iflag=direct status=none &
-		pids+=($!)
-	done
-	for i in "${pids[@]}"; do
-		wait "$i" || rc=1
-	done
-	((rc == 0)) || { fail "a writer or a reader failed"; return 1; }
-	cat "$work"/back[0-3] >"$work/back" &&
+	wait_all "${pids[@]}" || fail "a ${1}r of a quarter failed"
+}
+
+# Four writers at once, then four readers: requests in flight together,
+# which the workers of two CPUs share (loop_wake_worker()).  dm-crypt
+# must read what was written, and so must our readers.
+parallel_io() {
+	local n=$((size_mib << 20))
+
+	new_data "$n" &&
+		attach -e aes-xts-plain64 -s 512 -k "$key" &&
+		in_quarters write &&
+		in_quarters read &&
+		cat "$work"/back[0-3] >"$work/back" &&
 		same "$data" "$work/back" "$n" &&
 		detach &&
 		dm_open aes-xts-plain64 512 &&

@@ -107,9 +107,7 @@ freeze_under_writes() {
 		sleep 0.$((RANDOM % 3))
 	done
 	touch "$work/stop"
-	for i in "${pids[@]}"; do
-		wait "$i" || rc=1
-	done
+	wait_all "${pids[@]}" || rc=1
 	echo "# $cycles freeze cycles"
 	rmdir "$cg" && cg=
 	((rc == 0)) || fail "a writer failed or did not finish" || return 1

@@ -72,7 +72,7 @@ stack_three() {
 # parallel_writes DEV MIB WRITERS: each writer fills its own stretch of
 # DEV from its own pattern, half O_DIRECT and half buffered + fsync.
 parallel_writes() {
-	local dev=$1 mib=$2 n=$3 i pids=() flag rc=0
+	local dev=$1 mib=$2 n=$3 i pids=() flag
 
 	for ((i = 0; i < n; i++)); do
 		pattern "$work/p$i" "$mib" "$i" || return 1
@@ -81,10 +81,8 @@ parallel_writes() {
 			"$flag" status=none &
 		pids+=($!)
 	done
-	for i in "${pids[@]}"; do
-		wait "$i" || rc=1
-	done
-	((rc == 0)) || fail "a writer failed or did not finish within 600 s"
+	wait_all "${pids[@]}" ||
+		fail "a writer failed or did not finish within 600 s"
 }
 
 # same_data DEV MIB WRITERS: what the writers wrote reads back.
@@ -173,7 +171,7 @@ cold_extent_reads() {
 }
 
 low_memory_writes() {
-	local cgroot dev i pids=() rc=0
+	local cgroot dev i pids=()
 
 	cgroup2_find "$work/cgroup" || return 1
 	cgroot=$cgroup2_dir
@@ -200,10 +198,9 @@ low_memory_writes() {
 		) &
 		pids+=($!)
 	done
-	for i in "${pids[@]}"; do
-		wait "$i" || rc=1
-	done
-	((rc == 0)) || fail "a writer in memory.max=32M failed or did not finish" || return 1
+	wait_all "${pids[@]}" ||
+		fail "a writer in memory.max=32M failed or did not finish" ||
+		return 1
 	echo "memory.events: $(tr '\n' ' ' <"$cg/memory.events")"
 	same_data "$dev" 24 4 || return 1
 	losetup -d "$dev" && devs=() && mnts=()

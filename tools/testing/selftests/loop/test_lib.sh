@@ -63,6 +63,17 @@ fail() {
 	return 1
 }
 
+# wait_all PID...: wait for each of those background jobs; fails if any
+# of them failed.
+wait_all() {
+	local pid rc=0
+
+	for pid; do
+		wait "$pid" || rc=1
+	done
+	return $rc
+}
+
 # skip_step REASON: the step cannot tell here; it reports SKIP, not ok.
 skip_step() {
 	echo "$*"
