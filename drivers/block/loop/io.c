@@ -603,16 +603,53 @@ static void loop_charge_end(struct loop_charge *c)
 /*
  * A queue with more requests in flight than this (the one being
  * dispatched included) is busy: its submitter keeps a pipeline going,
- * and gains more from the work its requests leave to a worker being done
- * on another CPU while it submits and reaps than from taking turns with
- * that worker on one CPU.  An idle one gains from the opposite: no
+ * and gains more from its requests' work being done on another CPU while
+ * it submits and reaps than from doing it itself or taking turns with a
+ * worker on its own CPU.  An idle one gains from the opposite: no
  * wake-up of another CPU, data still in this one's cache.
  */
 #define LOOP_BUSY_INFLIGHT	2
 
+/*
+ * But a busy queue can look idle: a worker woken on the submitter's CPU
+ * preempts the submitter and completes the request before the next one
+ * is submitted, and so does a NOWAIT attempt that finishes at once (a
+ * page cache hit, a RAM-backed file), so that a submitter with 32
+ * requests to keep in flight never has more than one, and runs at queue
+ * depth 1 on one CPU.  So a queue once found busy counts as busy for the
+ * next LOOP_BESIDE_CREDIT requests (renewed each time it is found busy
+ * again), and one request in LOOP_BESIDE_PROBE of an idle-looking queue
+ * goes beside anyway, which lets a submitter that has more to submit get
+ * ahead.  A submitter that waits for each request (a true queue depth 1)
+ * pays that probe's wake-up once in LOOP_BESIDE_PROBE requests.
+ */
+#define LOOP_BESIDE_CREDIT	256
+#define LOOP_BESIDE_PROBE	256
+
+/*
+ * Called once per request dispatched: should @hq's work go beside the
+ * submitter now?  The verdict is kept in @hq->beside for the wake-ups
+ * that follow (loop_wake_worker(), loop_worker_run()).
+ */
+static bool loop_dispatch_beside(struct loop_hw_queue *hq)
+{
+	unsigned int credit = READ_ONCE(hq->beside_credit);
+	bool beside = true;
+
+	if (atomic_read(&hq->inflight) > LOOP_BUSY_INFLIGHT)
+		WRITE_ONCE(hq->beside_credit, LOOP_BESIDE_CREDIT);
+	else if (credit)
+		WRITE_ONCE(hq->beside_credit, credit - 1);
+	else
+		beside = !(++hq->probe % LOOP_BESIDE_PROBE);
+	WRITE_ONCE(hq->beside, beside);
+	return beside;
+}
+
+/* The last verdict of loop_dispatch_beside() on @hq. */
 static bool loop_queue_busy(struct loop_hw_queue *hq)
 {
-	return atomic_read(&hq->inflight) > LOOP_BUSY_INFLIGHT;
+	return READ_ONCE(hq->beside);
 }
 
 /* Where a busy queue's work goes: the next CPU online after this one. */
@@ -861,6 +898,9 @@ static bool loop_nothing_parked(void)
  *    own bios, issued before it returns (loop_try_nowait()), could wait
  *    for memory that only those free, and without the list the block
  *    layer's rescuer cannot see them;
+ *  - on a busy queue (loop_dispatch_beside()): a worker beside the
+ *    submitter lets it go on submitting while the request is done, where
+ *    NOWAIT would have it do the request itself first;
  *  - writes on a queue whose last NOWAIT writes failed with -EAGAIN:
  *    writes into a sparse file need blocks allocated, and always fail so;
  *    trying each would only add a failed call to the worker's.
@@ -874,6 +914,8 @@ static bool loop_nowait_allowed(struct loop_device *lo,
 	unsigned int skip;
 
 	if (op != REQ_OP_READ && op != REQ_OP_WRITE)
+		return false;
+	if (loop_queue_busy(hq))
 		return false;
 	if (current->journal_info || (rq->cmd_flags & REQ_META))
 		return false;
@@ -992,6 +1034,7 @@ static blk_status_t loop_queue_rq(struct blk_mq_hw_ctx *hctx,
 	cmd->resume = false;
 	cmd->nowait = false;
 	atomic_inc(&hq->inflight);
+	loop_dispatch_beside(hq);
 	if (!loop_try_nowait(lo, hq, cmd, rq))
 		loop_queue_cmd(ws, cmd, false);
 	/* Earlier requests of the batch may wait for this, wherever it went. */

@@ -160,6 +160,9 @@ struct loop_hw_queue {
 	unsigned int		next;		/* round robin among its workers */
 	unsigned int		nowait_skip;	/* writes left to send straight to a worker */
 	unsigned int		nowait_backoff;	/* next value of nowait_skip */
+	unsigned int		beside_credit;	/* requests left to count as busy */
+	unsigned int		probe;		/* counts idle-looking dispatches */
+	bool			beside;		/* last loop_dispatch_beside() verdict */
 };
 
 /* A device's transfer; all zero for LO_CRYPT_NONE. */
