@@ -293,7 +293,7 @@ ioctls_injected() {
 	fi_setup || fail "cannot set up fault injection" || return 1
 	gen $((seed + 300)) $((4 * MiB)) "$img" || return 1
 	timeout -k 5 600 python3 - "$img" "$seed" "$iters" "$dbg" <<-'EOF'
-	import errno, fcntl, os, random, struct, sys
+	import errno, fcntl, os, random, struct, sys, time
 
 	img, seed, iters, dbg = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 	rnd = random.Random(seed)
@@ -339,6 +339,18 @@ ioctls_injected() {
 	def info(offset=0, name=b""):
 	    return struct.pack(INFO, 0, 0, 0, offset, 0, 0, 0, 0, 0, name, b"", b"", 0, 0)
 
+	def remove(nr):
+	    # udev opens a new device to probe it, and LOOP_CTL_REMOVE says
+	    # EBUSY while anyone has it open: wait for udev, 30 s at most
+	    for _ in range(600):
+	        try:
+	            return fcntl.ioctl(ctl, CTL_REMOVE, nr)
+	        except OSError as x:
+	            if x.errno != errno.EBUSY:
+	                raise
+	        time.sleep(0.05)
+	    sys.exit(f"LOOP_CTL_REMOVE {nr}: still EBUSY after 30 s")
+
 	def bound(nr):
 	    return os.path.exists(f"/sys/block/loop{nr}/loop")
 
@@ -356,7 +368,7 @@ ioctls_injected() {
 	    if op == "ctl_add":
 	        nr = 900 + rnd.randrange(50)
 	        if os.path.exists(f"/sys/block/loop{nr}"):
-	            fcntl.ioctl(ctl, CTL_REMOVE, nr)
+	            remove(nr)
 	        r, e = call(ctl, CTL_ADD, nr, op)
 	        if e:
 	            # nothing half made: the same number can be added now
@@ -365,7 +377,7 @@ ioctls_injected() {
 	            r = fcntl.ioctl(ctl, CTL_ADD, nr)
 	        if r != nr:
 	            sys.exit(f"LOOP_CTL_ADD {nr} returned {r}")
-	        fcntl.ioctl(ctl, CTL_REMOVE, nr)
+	        remove(nr)
 	        continue
 	    nr = fcntl.ioctl(ctl, CTL_GET_FREE)
 	    dev = f"/dev/loop{nr}"
@@ -386,8 +398,8 @@ ioctls_injected() {
 	            want = 0 if e else 4096
 	            if got[3] != want:
 	                sys.exit(f"SET_STATUS64 {errno.errorcode.get(e, 'ok')}: offset {got[3]}")
-	            if e:
-	                fcntl.ioctl(fd, SET_STATUS64, info(0))
+	            # back to offset 0, where check_data() looks
+	            fcntl.ioctl(fd, SET_STATUS64, info(0))
 	        elif op == "set_misc":
 	            call(fd, SET_CAPACITY, 0, "set_capacity")
 	            call(fd, SET_DIRECT_IO, rnd.randrange(2), "set_direct_io")
