@@ -200,17 +200,31 @@ loaded() {
 }
 
 # unload [MODULE]: rmmod MODULE (default loop), retried: udev may still
-# hold a device open for a moment.
+# hold a device open for a moment.  And it must stay unloaded: opening a
+# loop device node while no loop module is loaded loads one
+# (CONFIG_BLOCK_LEGACY_AUTOLOAD), and a last udev event of the devices
+# that rmmod removed, or one of a test before, can do that in the moment
+# after rmmod.  So once udev has settled, whatever came back is unloaded
+# again (the module under test, or the stock one when a test has taken
+# the override away), three times at most.
 unload() {
-	local module=${1:-loop} i
+	local module=${1:-loop} i n
 
+	for n in 1 2 3; do
+		settle
+		loaded "$module" || return 0
+		((n == 1)) ||
+			echo "# $module was loaded again after rmmod: unloading it again"
+		for i in $(seq 50); do
+			rmmod "$module" 2>/dev/null && continue 2
+			sleep 0.2
+		done
+		rmmod "$module" || return 1
+	done
 	settle
 	loaded "$module" || return 0
-	for i in $(seq 50); do
-		rmmod "$module" 2>/dev/null && return 0
-		sleep 0.2
-	done
-	rmmod "$module"
+	echo "# $module is loaded again after each rmmod"
+	return 1
 }
 
 # The running kernel's own loop module, as modinfo names it.
@@ -226,22 +240,10 @@ override=/etc/modprobe.d/loop-under-test.conf
 saved_override=
 
 # A step: the module under test unloaded and modprobe no longer bent.
-# Opening a loop device node while no loop module is loaded loads one
-# (CONFIG_BLOCK_LEGACY_AUTOLOAD): a last udev event of the devices that
-# rmmod removed, or one of a test before, can bring loop back in the
-# moment after rmmod.  Whatever came back is unloaded again (it is the
-# stock module once the override is gone), a few times at most.
 unload_ours() {
-	local i
-
 	saved_override=$(cat "$override") || return 1
 	rm -f "$override"
-	for i in 1 2 3; do
-		unload || fail "cannot unload loop" || return 1
-		loaded || return 0
-		echo "# loop was loaded again after rmmod: unloading it again"
-	done
-	fail "loop still loaded"
+	unload || fail "cannot unload loop"
 }
 
 # The last step: the module under test back, and modprobe bent again.
