@@ -12,12 +12,7 @@
 #
 # Environment: LOOP_TEST_DIR (backing files, default /mnt/scratch),
 # LOOP_TEST_TIMEOUT (seconds per test program, default 1800),
-# LOOP_TEST_EXCLUDE ("dkms_test install_test": left out of a full run),
-# LOOP_TEST_STAGING=1 (a full run includes the tests still in staging).
-#
-# Tests in staging (see $staging below) are written but have not yet
-# passed whole runs on every kernel: a full run leaves them out unless
-# asked; naming one runs it.
+# LOOP_TEST_EXCLUDE ("dkms_test install_test": left out of a full run).
 
 dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 c_tests=(abi_test ioctl_test data_test xfer_test hostile_status_test
@@ -108,27 +103,11 @@ else
 	done
 fi
 
-# Why each is out of a full run (under TCG, where CI's 75 minutes have no
-# room for them on every kernel; each passed its last runs):
-#  ioctl_fuzz_test          make check runs it on the debug kernel instead
-#                           (DEBUG_TESTS), where KASAN and lockdep see what
-#                           it stirs up; 164 s on 6.12, 110 s on 6.1
-#  ioctl_fuzz_workers_test  165 s (6.12); the default nr_queues already
-#                           rotates requests among one worker per CPU
-#  freezer_test             320 s (6.12)
-#  fault_test               217 s (6.1) without its fault injection, which
-#                           only the debug kernel has, four times slower
-staging=(ioctl_fuzz_test ioctl_fuzz_workers_test freezer_test fault_test)
 for prog in "${progs[@]}"; do
 	name=${prog##*/}
 	name=${name%.sh}
 	if [[ " ${LOOP_TEST_EXCLUDE:-} " == *" $name "* ]]; then
 		echo "# ---- $name: excluded (LOOP_TEST_EXCLUDE)"
-		continue
-	fi
-	if ((!$#)) && [[ ${LOOP_TEST_STAGING:-0} == 0 &&
-			 " ${staging[*]} " == *" $name "* ]]; then
-		echo "# ---- $name: in staging, left out (LOOP_TEST_STAGING=1 runs it)"
 		continue
 	fi
 	run_one "$prog"
