@@ -14,6 +14,7 @@
 #ifndef _LINUX_LOOP_TRANSFER_H
 #define _LINUX_LOOP_TRANSFER_H
 
+#include <linux/bits.h>
 #include <linux/mm_types.h>
 #include <linux/stringify.h>
 #include <linux/types.h>
@@ -61,7 +62,8 @@ struct loop_transfer_state {
  *		crosses a page, and the data starts at the 512-byte sector
  *		@sector counted from the start of the device (not the file),
  *		from which ciphers derive their IVs.  Never called for two
- *		overlapping ranges.  Return 0 or -errno (fails the request).
+ *		overlapping ranges, except as @flags allow.  Return 0 or
+ *		-errno (fails the request).
  * @ioctl:	optional; the device ioctls listed in @ioctl_cmds are
  *		passed here, with the device's configuration locked and its
  *		I/O going on: copy the argument in and prepare new state
@@ -73,6 +75,12 @@ struct loop_transfer_state {
  *		loop_crypto_key has.
  * @ioctl_cmds:	with @ioctl: the commands it takes, ending with 0.  Other
  *		commands fail with -EINVAL without reaching the transfer.
+ * @flags:	LOOP_TRANSFER_READ_IN_PLACE: for LOOP_TRANSFER_READ,
+ *		->transfer also takes one range as both @raw and @plain,
+ *		and then neither sleeps nor allocates.  The driver may
+ *		then read a request straight into its pages and transform
+ *		them there, with no bounce memory, even in the context
+ *		that submitted the request.
  * @owner:	THIS_MODULE; held while any device uses the transfer.
  *
  * ->init, ->release and ->ioctl may sleep; ->transfer runs in a worker
@@ -92,8 +100,11 @@ struct loop_func_table {
 	int (*ioctl)(struct loop_transfer_state *st, unsigned int cmd,
 		     unsigned long arg);
 	const unsigned int *ioctl_cmds;
+	unsigned int flags;
 	struct module *owner;
 };
+
+#define LOOP_TRANSFER_READ_IN_PLACE	BIT(0)
 
 /*
  * Put MODULE_ALIAS_LOOP_TRANSFER(number) in a transfer's module, and the

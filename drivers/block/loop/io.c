@@ -11,9 +11,10 @@
  *    from the backing file system's completion context.
  *
  * Before a request goes to a worker, loop_queue_rq() tries it right there
- * with IOCB_NOWAIT (direct I/O reads and writes, buffered reads): a file
- * system that can start it without blocking does, and the request costs
- * no thread hop; one that would block says -EAGAIN and the worker does it.
+ * with IOCB_NOWAIT (direct I/O reads and writes, buffered reads, also
+ * through a transfer that works in place): a file system that can start
+ * it without blocking does, and the request costs no thread hop; one
+ * that would block says -EAGAIN and the worker does it.
  * See loop_try_nowait() for where that is not tried, and why.
  *
  * A backing file may move less than asked anywhere, not only at its end
@@ -258,6 +259,80 @@ static long loop_rw_sync(struct loop_device *lo, struct loop_cmd *cmd,
 	return loop_fua(lo, rq, pos, done, write);
 }
 
+/* A read that met the end of the backing file returns zeroes beyond it. */
+static void loop_zero_tail(struct request *rq, unsigned int done)
+{
+	struct req_iterator ri;
+	struct bio_vec bv;
+	unsigned int at = 0;
+
+	rq_for_each_segment(bv, rq, ri) {
+		unsigned int skip = done > at ? min(done - at, bv.bv_len) : 0;
+
+		if (skip < bv.bv_len)
+			memzero_page(bv.bv_page, bv.bv_offset + skip,
+				     bv.bv_len - skip);
+		at += bv.bv_len;
+	}
+}
+
+/*
+ * Does @lo read a request straight into its pages and transform them
+ * there (LOOP_TRANSFER_READ_IN_PLACE)?  Buffered only: direct I/O would
+ * want the request's segments aligned for the backing file, which bounce
+ * memory always is and a caller's pages need not be.  (The transfer and
+ * use_dio change only with the queue frozen.)
+ */
+static bool loop_reads_in_place(struct loop_device *lo)
+{
+	return lo->xfer.funcs && !lo->use_dio &&
+	       (lo->xfer.funcs->flags & LOOP_TRANSFER_READ_IN_PLACE);
+}
+
+/* Transform all of @rq's data, read raw into its pages, in place. */
+static int loop_transform_in_place(struct loop_device *lo,
+				   struct request *rq)
+{
+	struct loop_xfer *x = &lo->xfer;
+	sector_t sector = blk_rq_pos(rq);
+	struct req_iterator ri;
+	struct bio_vec bv;
+	int err;
+
+	/* A segment is within one page. */
+	rq_for_each_segment(bv, rq, ri) {
+		/* Transfers work in whole sectors (see loop_transfer.h). */
+		if (bv.bv_len & (SECTOR_SIZE - 1))
+			return -EIO;
+		err = x->funcs->transfer(&x->state, LOOP_TRANSFER_READ,
+					 bv.bv_page, bv.bv_offset,
+					 bv.bv_page, bv.bv_offset, bv.bv_len,
+					 sector);
+		if (err)
+			return err;
+		sector += bv.bv_len >> SECTOR_SHIFT;
+	}
+	return 0;
+}
+
+/*
+ * A read through a transfer that works in place: the raw data straight
+ * into the request's pages, with zeroes beyond the end of the file (the
+ * raw data there), then transformed.  No bounce memory, one backing-file
+ * call for the request.
+ */
+static long loop_read_in_place(struct loop_device *lo, struct loop_cmd *cmd,
+			       struct request *rq, loff_t pos)
+{
+	long done = loop_rw_sync(lo, cmd, rq, pos, false);
+
+	if (done < 0)
+		return done;
+	if (done < blk_rq_bytes(rq))
+		loop_zero_tail(rq, done);
+	return loop_transform_in_place(lo, rq) ?: blk_rq_bytes(rq);
+}
+
 /*
  * Move @len bytes between @b and the backing file at @pos, synchronously.
  * What a read finds beyond the end of the file is zeroes.
@@ -324,7 +399,8 @@ static int loop_transfer_span(struct loop_device *lo, struct loop_bounce *b,
  * whatever the request's segments are.  A read fetches a chunk before
  * its segments are transformed out of it; a write transforms the
  * segments into it, then writes it.  A read beyond the end of the file
- * transforms zeroes, as the raw data there.
+ * transforms zeroes, as the raw data there.  (Buffered reads through a
+ * transfer that works in place need none of it: loop_read_in_place().)
  */
 static long loop_rw_transfer(struct loop_device *lo, struct loop_cmd *cmd,
 			     struct request *rq, loff_t pos, bool write)
@@ -537,6 +613,8 @@ static long loop_execute(struct loop_device *lo, struct loop_cmd *cmd,
 
 		if (unlikely(lo->xfer_lost))
 			return -EIO;
+		if (!write && loop_reads_in_place(lo))
+			return loop_read_in_place(lo, cmd, rq, pos);
 		if (lo->xfer.funcs)
 			return loop_rw_transfer(lo, cmd, rq, pos, write);
 		if (lo->use_dio)
@@ -781,23 +859,6 @@ static void loop_worker_beside_fn(struct work_struct *work)
 			false);
 }
 
-/* A read that met the end of the backing file returns zeroes beyond it. */
-static void loop_zero_tail(struct request *rq, unsigned int done)
-{
-	struct req_iterator ri;
-	struct bio_vec bv;
-	unsigned int at = 0;
-
-	rq_for_each_segment(bv, rq, ri) {
-		unsigned int skip = done > at ? min(done - at, bv.bv_len) : 0;
-
-		if (skip < bv.bv_len)
-			memzero_page(bv.bv_page, bv.bv_offset + skip,
-				     bv.bv_len - skip);
-		at += bv.bv_len;
-	}
-}
-
 /*
  * Buffered reads and transfers fill the request's pages by CPU copies
  * through kernel mappings.  On architectures whose data caches can alias
@@ -879,7 +940,9 @@ static bool loop_nothing_parked(void)
 
 /*
  * May @rq be tried with IOCB_NOWAIT from loop_queue_rq()?  Not:
- *  - with a transfer (it needs bounce pages and a worker's time);
+ *  - with a transfer (it needs bounce pages and a worker's time), except
+ *    a read through one that works in place (loop_reads_in_place()):
+ *    read into the request's pages, transformed there;
  *  - buffered writes (file systems refuse NOWAIT for them) and FUA writes
  *    (a data sync is never without waiting);
  *  - a file whose file system does not support NOWAIT: it would block;
@@ -919,9 +982,10 @@ static bool loop_nowait_allowed(struct loop_device *lo,
 		return false;
 	if (current->journal_info || (rq->cmd_flags & REQ_META))
 		return false;
-	if (lo->xfer.funcs || lo->xfer_lost ||
-	    !(lo->backing->f_mode & FMODE_NOWAIT) ||
+	if (lo->xfer_lost || !(lo->backing->f_mode & FMODE_NOWAIT) ||
 	    S_ISBLK(file_inode(lo->backing)->i_mode))
+		return false;
+	if (lo->xfer.funcs && (op != REQ_OP_READ || !loop_reads_in_place(lo)))
 		return false;
 	if (op == REQ_OP_WRITE) {
 		if (!lo->use_dio || (rq->cmd_flags & REQ_FUA) ||
@@ -1001,11 +1065,15 @@ static bool loop_try_nowait(struct loop_device *lo, struct loop_hw_queue *hq,
 	if (ret == -EIOCBQUEUED)
 		return true;
 	if (ret >= (long)blk_rq_bytes(rq)) {
+		/* Buffered: the data is there (loop_nowait_allowed()). */
+		if (lo->xfer.funcs)
+			ret = loop_transform_in_place(lo, rq) ?: ret;
 		loop_cmd_done(cmd, ret);
 		return true;
 	}
 	cmd->nowait = false;
-	if (ret > 0) {
+	/* A transfer's read starts again in the worker, whole. */
+	if (ret > 0 && !lo->xfer.funcs) {
 		/* Short: the worker continues it (loop_aio_rest()). */
 		cmd->ret = ret;
 		cmd->resume = true;

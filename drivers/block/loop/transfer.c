@@ -107,6 +107,8 @@ static struct loop_func_table loop_xor_transfer = {
 	.init		= xor_init,
 	.release	= xor_release,
 	.transfer	= xor_transfer,
+	/* xor_sectors() reads each word before it writes it. */
+	.flags		= LOOP_TRANSFER_READ_IN_PLACE,
 	.owner		= THIS_MODULE,
 };
 

@@ -489,6 +489,78 @@ TEST_F(xfer, change_fd_keeps_transfer)
 	ASSERT_EQ(-1, bad) TH_LOG("new file: byte %lld", bad);
 }
 
+/*
+ * O_DIRECT read of [@pos, @pos + @len) of the device into @buf at 512
+ * bytes past a page boundary: the request's segments then start and
+ * end off page boundaries.
+ */
+static ssize_t read_off_page(int fd, uint8_t *buf, size_t len, off_t pos)
+{
+	return pread_full(fd, buf + 512, len, pos);
+}
+
+/*
+ * XOR reads in buffered mode go straight into the request's pages and
+ * are transformed there: from the backing file's page cache in the
+ * submitting context, from the file in a worker; beyond the end of the
+ * file the raw data is zeroes, which read back as the key.  Each way, into
+ * segments off page boundaries, the device must read the decoding of the
+ * file byte for byte.
+ */
+TEST_F_TIMEOUT(xfer, xor_reads_in_place, 300)
+{
+	struct xdev *d = &self->d;
+	const size_t ks = sizeof(key_a) - 1;
+	/* The file's new end, off a sector boundary, and what reaches it. */
+	const off_t end = FILE_SIZE - 64 * 1024 + 1536;
+	const size_t tail = 128 * 1024;
+	const off_t from = FILE_SIZE - tail;
+	uint8_t *got;
+	long long bad;
+	int cold;
+	void *p;
+
+	ASSERT_EQ(0, posix_memalign(&p, 4096, FILE_SIZE + 4096));
+	got = (uint8_t *)p + 512;
+	ASSERT_EQ(0, configure(d->fd, d->bfd, LO_CRYPT_XOR, key_a, ks, 0, 0,
+			       0));
+	d->dfd = loop_open(d->nr, O_RDONLY | O_DIRECT);
+	ASSERT_LE(0, d->dfd);
+	/* Reading the file brings it into its page cache. */
+	ASSERT_EQ(FILE_SIZE, pread_full(d->bfd, d->raw, FILE_SIZE, 0));
+
+	for (cold = 0; cold < 2; cold++) {
+		if (cold)
+			ASSERT_EQ(0, posix_fadvise(d->bfd, 0, 0,
+						   POSIX_FADV_DONTNEED));
+		memset(got, 0, FILE_SIZE);
+		ASSERT_EQ(FILE_SIZE, read_off_page(d->dfd, p, FILE_SIZE, 0));
+		bad = xor_mismatch(d->raw, got, 0, FILE_SIZE, key_a, ks);
+		ASSERT_EQ(-1, bad) TH_LOG("%s file: device byte %lld",
+					  cold ? "cold" : "cached", bad);
+	}
+
+	/* The device keeps its size: what lies beyond the file is zeroes. */
+	ASSERT_EQ(0, ftruncate(d->bfd, end));
+	memset(d->raw + end, 0, FILE_SIZE - end);
+	for (cold = 0; cold < 2; cold++) {
+		if (cold) {
+			ASSERT_EQ(0, posix_fadvise(d->bfd, 0, 0,
+						   POSIX_FADV_DONTNEED));
+		} else {
+			ASSERT_EQ(end - from,
+				  pread_full(d->bfd, d->buf, end - from, from));
+		}
+		memset(got, 0x77, tail);
+		ASSERT_EQ((ssize_t)tail, read_off_page(d->dfd, p, tail, from));
+		bad = xor_mismatch(d->raw + from, got, from, tail, key_a, ks);
+		/* Beyond the end, raw zeroes: the key itself. */
+		ASSERT_EQ(-1, bad) TH_LOG("%s, at the end: device byte %lld",
+					  cold ? "cold" : "cached", from + bad);
+	}
+	free(p);
+}
+
 #define SW_BLOCK	4096
 #define SW_BLOCKS	(FILE_SIZE / SW_BLOCK)
 
