@@ -53,7 +53,7 @@ fuzz_log=$(mktemp "${TMPDIR:-/tmp}/fuzz.XXXXXX") || exit 1
 settle
 
 plan 5
-step unload_ours unload_ours
+step unload_ours unload_ours_and_block
 step load_nr_workers_4 load_nr_workers_4
 step fuzz_with_4_workers fuzz_with_4_workers
 sed 's/^/# /' "$fuzz_log"

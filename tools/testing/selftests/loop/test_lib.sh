@@ -246,6 +246,17 @@ unload_ours() {
 	unload || fail "cannot unload loop"
 }
 
+# A step: the module under test unloaded, and no loop module loaded by
+# modprobe, the kernel's autoload included, until restore(): for a test
+# that loads loop itself, with insmod.  After ioctl_fuzz_test something
+# opened loop device nodes again and again for a while, and each open
+# loaded a loop module again (rehearsal, 6.12: three in a row).
+unload_ours_and_block() {
+	saved_override=$(cat "$override") || return 1
+	echo "install loop /bin/true" >"$override" || return 1
+	unload || fail "cannot unload loop"
+}
+
 # The last step: the module under test back, and modprobe bent again.
 restore() {
 	insmod "$LOOP_MODULE" || return 1
