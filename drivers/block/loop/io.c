@@ -705,11 +705,11 @@ static void loop_charge_end(struct loop_charge *c)
 #define LOOP_BESIDE_PROBE	256
 
 /*
- * Called once per request dispatched: should @hq's work go beside the
- * submitter now?  The verdict is kept in @hq->beside for the wake-ups
- * that follow (loop_wake_worker(), loop_worker_run()).
+ * Called once per request dispatched: decide whether @hq's work goes
+ * beside the submitter now.  The verdict is kept in @hq->beside for the
+ * NOWAIT attempt and the wake-ups that follow (loop_queue_busy()).
  */
-static bool loop_dispatch_beside(struct loop_hw_queue *hq)
+static void loop_dispatch_beside(struct loop_hw_queue *hq)
 {
 	unsigned int credit = READ_ONCE(hq->beside_credit);
 	bool beside = true;
@@ -721,7 +721,6 @@ static bool loop_dispatch_beside(struct loop_hw_queue *hq)
 	else
 		beside = !(++hq->probe % LOOP_BESIDE_PROBE);
 	WRITE_ONCE(hq->beside, beside);
-	return beside;
 }
 
 /* The last verdict of loop_dispatch_beside() on @hq. */
