@@ -490,16 +490,6 @@ TEST_F(xfer, change_fd_keeps_transfer)
 }
 
 /*
- * O_DIRECT read of [@pos, @pos + @len) of the device into @buf at 512
- * bytes past a page boundary: the request's segments then start and
- * end off page boundaries.
- */
-static ssize_t read_off_page(int fd, uint8_t *buf, size_t len, off_t pos)
-{
-	return pread_full(fd, buf + 512, len, pos);
-}
-
-/*
  * XOR reads in buffered mode go straight into the request's pages and
  * are transformed there: from the backing file's page cache in the
  * submitting context, from the file in a worker; beyond the end of the
@@ -520,6 +510,10 @@ TEST_F_TIMEOUT(xfer, xor_reads_in_place, 300)
 	int cold;
 	void *p;
 
+	/*
+	 * O_DIRECT reads into 512 bytes past a page boundary: the
+	 * request's segments start and end off page boundaries.
+	 */
 	ASSERT_EQ(0, posix_memalign(&p, 4096, FILE_SIZE + 4096));
 	got = (uint8_t *)p + 512;
 	ASSERT_EQ(0, configure(d->fd, d->bfd, LO_CRYPT_XOR, key_a, ks, 0, 0,
@@ -534,7 +528,7 @@ TEST_F_TIMEOUT(xfer, xor_reads_in_place, 300)
 			ASSERT_EQ(0, posix_fadvise(d->bfd, 0, 0,
 						   POSIX_FADV_DONTNEED));
 		memset(got, 0, FILE_SIZE);
-		ASSERT_EQ(FILE_SIZE, read_off_page(d->dfd, p, FILE_SIZE, 0));
+		ASSERT_EQ(FILE_SIZE, pread_full(d->dfd, got, FILE_SIZE, 0));
 		bad = xor_mismatch(d->raw, got, 0, FILE_SIZE, key_a, ks);
 		ASSERT_EQ(-1, bad) TH_LOG("%s file: device byte %lld",
 					  cold ? "cold" : "cached", bad);
@@ -552,7 +546,7 @@ TEST_F_TIMEOUT(xfer, xor_reads_in_place, 300)
 				  pread_full(d->bfd, d->buf, end - from, from));
 		}
 		memset(got, 0x77, tail);
-		ASSERT_EQ((ssize_t)tail, read_off_page(d->dfd, p, tail, from));
+		ASSERT_EQ((ssize_t)tail, pread_full(d->dfd, got, tail, from));
 		bad = xor_mismatch(d->raw + from, got, from, tail, key_a, ks);
 		/* Beyond the end, raw zeroes: the key itself. */
 		ASSERT_EQ(-1, bad) TH_LOG("%s, at the end: device byte %lld",
