@@ -325,12 +325,20 @@ static long loop_read_in_place(struct loop_device *lo, struct loop_cmd *cmd,
 			       struct request *rq, loff_t pos)
 {
 	long done = loop_rw_sync(lo, cmd, rq, pos, false);
+	int err;
 
 	if (done < 0)
 		return done;
 	if (done < blk_rq_bytes(rq))
 		loop_zero_tail(rq, done);
-	return loop_transform_in_place(lo, rq) ?: blk_rq_bytes(rq);
+	/*
+	 * Not "err ?: blk_rq_bytes(rq)": that has the type unsigned int,
+	 * in which -errno is a length, and the read would succeed.
+	 */
+	err = loop_transform_in_place(lo, rq);
+	if (err)
+		return err;
+	return blk_rq_bytes(rq);
 }
 
 /*
