@@ -76,16 +76,17 @@ struct loop_transfer_state {
  * @ioctl_cmds:	with @ioctl: the commands it takes, ending with 0.  Other
  *		commands fail with -EINVAL without reaching the transfer.
  * @flags:	LOOP_TRANSFER_READ_IN_PLACE: for LOOP_TRANSFER_READ,
- *		->transfer also takes one range as both @raw and @plain,
- *		and then neither sleeps nor allocates.  The driver may
- *		then read a request straight into its pages and transform
- *		them there, with no bounce memory, even in the context
- *		that submitted the request.
+ *		->transfer also takes one range as both @raw and @plain.
+ *		The driver may then read a request straight into its
+ *		pages and transform them there, with no bounce memory, in
+ *		a worker or in the context that submitted the request (a
+ *		task that may sleep, with memalloc_noio in force too).
  * @owner:	THIS_MODULE; held while any device uses the transfer.
  *
  * ->init, ->release and ->ioctl may sleep; ->transfer runs in a worker
- * thread of the device and may sleep too, but must not allocate memory
- * that can recurse into I/O (the worker runs with memalloc_noio).
+ * thread of the device (or, see @flags, in a reader's own task) and may
+ * sleep too, but must not allocate memory that can recurse into I/O (it
+ * runs with memalloc_noio).
  */
 struct loop_func_table {
 	int number;

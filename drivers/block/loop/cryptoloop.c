@@ -254,6 +254,7 @@ static int cryptoloop_transfer(struct loop_transfer_state *st,
 	struct skcipher_request *req;
 	DECLARE_CRYPTO_WAIT(wait);
 	unsigned int done;
+	bool in_place;
 	int err = 0;
 	u8 *iv;
 
@@ -269,18 +270,28 @@ static int cryptoloop_transfer(struct loop_transfer_state *st,
 				      crypto_req_done, &wait);
 	sg_init_table(&sg_plain, 1);
 	sg_init_table(&sg_raw, 1);
+	/*
+	 * A read in place (LOOP_TRANSFER_READ_IN_PLACE) gives one range as
+	 * both: one scatterlist for source and destination, which every
+	 * mode decrypts in place (CBC keeps each ciphertext block it still
+	 * needs), as dm-crypt's reads do.
+	 */
+	in_place = raw == plain && raw_off == plain_off;
 
 	/* Sector by sector, each with its own IV, as dm-crypt does. */
 	for (done = 0; done < size; done += SECTOR_SIZE, sector++) {
-		sg_set_page(&sg_plain, plain, SECTOR_SIZE, plain_off + done);
 		sg_set_page(&sg_raw, raw, SECTOR_SIZE, raw_off + done);
+		if (!in_place)
+			sg_set_page(&sg_plain, plain, SECTOR_SIZE,
+				    plain_off + done);
 		cryptoloop_make_iv(cl, iv, sector + cl->iv_offset);
 		if (write) {
 			skcipher_request_set_crypt(req, &sg_plain, &sg_raw,
 						   SECTOR_SIZE, iv);
 			err = crypto_skcipher_encrypt(req);
 		} else {
-			skcipher_request_set_crypt(req, &sg_raw, &sg_plain,
+			skcipher_request_set_crypt(req, &sg_raw,
+						   in_place ? &sg_raw : &sg_plain,
 						   SECTOR_SIZE, iv);
 			err = crypto_skcipher_decrypt(req);
 		}
@@ -359,6 +370,8 @@ static struct loop_func_table cryptoloop_funcs = {
 	.transfer	= cryptoloop_transfer,
 	.ioctl		= cryptoloop_ioctl,
 	.ioctl_cmds	= cryptoloop_ioctl_cmds,
+	/* Reads decrypt in place: see cryptoloop_transfer(). */
+	.flags		= LOOP_TRANSFER_READ_IN_PLACE,
 	.owner		= THIS_MODULE,
 };
 

@@ -1056,13 +1056,16 @@ static bool loop_try_nowait(struct loop_device *lo, struct loop_hw_queue *hq,
 	 * ext4 still reads a cold extent block, and waits for it) as it
 	 * would in a worker.  The stack that costs is bounded by
 	 * loop_stack_room().  Its allocations must not recurse into I/O,
-	 * as in a worker.
+	 * as in a worker, nor those of a transfer's decoding: buffered, the
+	 * data is there when the call returns (loop_nowait_allowed()).
 	 */
 	plug = compat_hide_plug();
 	bio_list = current->bio_list;
 	current->bio_list = NULL;
 	noio = memalloc_noio_save();
 	ret = loop_call_iter(lo->backing, &cmd->iocb, &iter, write);
+	if (lo->xfer.funcs && ret >= (long)blk_rq_bytes(rq))
+		ret = loop_transform_in_place(lo, rq) ?: ret;
 	memalloc_noio_restore(noio);
 	current->bio_list = bio_list;
 	compat_restore_plug(plug);
@@ -1072,9 +1075,6 @@ static bool loop_try_nowait(struct loop_device *lo, struct loop_hw_queue *hq,
 	if (ret == -EIOCBQUEUED)
 		return true;
 	if (ret >= (long)blk_rq_bytes(rq)) {
-		/* Buffered: the data is there (loop_nowait_allowed()). */
-		if (lo->xfer.funcs)
-			ret = loop_transform_in_place(lo, rq) ?: ret;
 		loop_cmd_done(cmd, ret);
 		return true;
 	}

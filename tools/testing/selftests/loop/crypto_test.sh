@@ -5,7 +5,9 @@
 # dm-crypt: for each cipher, data written through our device must read
 # back identically through "cryptsetup open --type plain" on the same
 # image, and the other way round; offsets, IV offsets, 4096-byte blocks,
-# direct I/O, writers and readers in parallel and partitions included.
+# direct I/O, buffered reads decrypted in place (cached, cold, beyond a
+# truncated end), writers and readers in parallel and partitions
+# included.
 # Then ext4 on an encrypted device across a re-attach and e2fsck, a wrong
 # key (garbage, not errors), key ownership, and unloading cryptoloop
 # (refused while a device uses it).
@@ -92,15 +94,20 @@ detach() {
 	dev=
 }
 
-# dm_open CIPHER BITS [cryptsetup options]: the image through dm-crypt.
-dm_open() {
-	local cipher=$1 bits=$2
+# dm_open_file FILE CIPHER BITS [cryptsetup options]: FILE through dm-crypt.
+dm_open_file() {
+	local file=$1 cipher=$2 bits=$3
 
-	shift 2
+	shift 3
 	mapped="loopxfer-test"
 	cryptsetup open --type plain --cipher "$cipher" --key-size "$bits" \
-		--key-file "$key" --offset 0 --skip 0 "$@" "$img" "$mapped" ||
+		--key-file "$key" --offset 0 --skip 0 "$@" "$file" "$mapped" ||
 		{ mapped=; return 1; }
+}
+
+# dm_open CIPHER BITS [cryptsetup options]: the image through dm-crypt.
+dm_open() {
+	dm_open_file "$img" "$@"
 }
 
 dm_close() {
@@ -206,6 +213,90 @@ parallel_io() {
 		dm_open aes-xts-plain64 512 &&
 		same "$data" "/dev/mapper/$mapped" "$n" &&
 		dm_close
+}
+
+# read_direct DEV OUT OFFSET BYTES: an O_DIRECT read of DEV into memory
+# 512 bytes past a page boundary, so that every segment of the requests
+# starts and ends off a page boundary; what it read goes to OUT.  The
+# memory holds 0x77 bytes before: a byte the read leaves alone is seen.
+read_direct() {
+	python3 - "$@" <<'EOF'
+import mmap, os, sys
+dev, out, off, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+fd = os.open(dev, os.O_RDONLY | os.O_DIRECT)
+mem = mmap.mmap(-1, n + 4096)
+view = memoryview(mem)[512:512 + n]
+view[:] = b"\x77" * n
+got = 0
+while got < n:
+    r = os.preadv(fd, [view[got:]], off + got)
+    if r <= 0:
+        sys.exit("%s: read %d of %d bytes" % (dev, got, n))
+    got += r
+with open(out, "wb") as f:
+    f.write(view)
+EOF
+}
+
+# drop_cache FILE: FILE's pages out of the page cache.
+drop_cache() {
+	python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.fsync(fd)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$1"
+}
+
+# cache_or_drop 0|1 FILE: FILE all in the page cache (0) or none of it (1).
+cache_or_drop() {
+	if (($1)); then
+		drop_cache "$2"
+	else
+		cat "$2" >/dev/null
+	fi
+}
+
+# Buffered reads decrypt in place (LOOP_TRANSFER_READ_IN_PLACE): the
+# image's bytes go straight into the request's pages, from the image's
+# page cache in the reader's own context or from the file in a worker,
+# and are decrypted there; beyond the end of a truncated image the raw
+# data is zeroes.  Each way, into segments off page boundaries, the
+# device must read what dm-crypt reads, byte for byte: of the image, and
+# beyond its end of a copy extended with zeroes.  CBC is the mode whose
+# decryption in place needs care (each ciphertext block is used twice).
+reads_in_place() {
+	local cipher=$1 bits=$2 n=$((size_mib << 20)) cold
+	local end=$((n - 65536 + 1000)) tail=131072
+	local from=$((n - tail))
+
+	new_data "$n" &&
+		dm_open "$cipher" "$bits" &&
+		dd if="$data" of="/dev/mapper/$mapped" bs=1M oflag=direct status=none &&
+		dm_close &&
+		attach -e "$cipher" -s "$bits" -k "$key" || return 1
+	for cold in 0 1; do
+		cache_or_drop "$cold" "$img" &&
+			read_direct "$dev" "$work/back" 0 "$n" &&
+			same "$data" "$work/back" "$n" ||
+			{ fail "cold=$cold: not what dm-crypt wrote"; return 1; }
+	done
+
+	# The device keeps its size; dm-crypt reads the zeroes from a copy.
+	truncate -s "$end" "$img" &&
+		cp "$img" "$work/img_z" &&
+		truncate -s "$n" "$work/img_z" &&
+		dm_open_file "$work/img_z" "$cipher" "$bits" &&
+		dd if="/dev/mapper/$mapped" of="$work/tail" bs=$tail \
+			skip=$((from / tail)) count=1 iflag=direct status=none &&
+		dm_close || return 1
+	for cold in 0 1; do
+		cache_or_drop "$cold" "$img" &&
+			read_direct "$dev" "$work/back" "$from" "$tail" &&
+			same "$work/tail" "$work/back" "$tail" ||
+			{ fail "cold=$cold: the end is not what dm-crypt reads"; return 1; }
+	done
+	detach &&
+		rm -f "$work/img_z" &&
+		truncate -s "$n" "$img"
 }
 
 # A partition table on an encrypted device: the partition's data is where
@@ -371,7 +462,7 @@ ciphers=(
 	"aes-xts-plain64 512"
 )
 
-plan $((2 + 2 * ${#ciphers[@]} + 9))
+plan $((2 + 2 * ${#ciphers[@]} + 11))
 step load_cryptoloop load_cryptoloop
 step setup_files setup_files
 for c in "${ciphers[@]}"; do
@@ -380,6 +471,10 @@ for c in "${ciphers[@]}"; do
 	step "dm_crypt_to_ours_${cipher}_${bits}" dm_to_ours "$cipher" "$bits"
 done
 step offsets_blocksize_dio_match_dm_crypt offsets_match_dm
+step buffered_reads_in_place_match_dm_crypt_cbc_essiv \
+	reads_in_place aes-cbc-essiv:sha256 256
+step buffered_reads_in_place_match_dm_crypt_xts \
+	reads_in_place aes-xts-plain64 512
 step parallel_direct_io_matches_dm_crypt parallel_io
 step partitions_on_encrypted_device partitions
 step ext4_survives_reattach_and_e2fsck ext4_roundtrip
