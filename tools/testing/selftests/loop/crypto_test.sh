@@ -238,21 +238,22 @@ with open(out, "wb") as f:
 EOF
 }
 
-# drop_cache FILE: FILE's pages out of the page cache.
-drop_cache() {
-	python3 -c 'import os, sys
-fd = os.open(sys.argv[1], os.O_RDONLY)
-os.fsync(fd)
-os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$1"
-}
+# reads_match EXPECTED OFFSET BYTES WHAT: the device's BYTES at OFFSET
+# (read_direct) are EXPECTED's first BYTES, read with the image all in
+# the page cache, then with none of it there.
+reads_match() {
+	local cold
 
-# cache_or_drop 0|1 FILE: FILE all in the page cache (0) or none of it (1).
-cache_or_drop() {
-	if (($1)); then
-		drop_cache "$2"
-	else
-		cat "$2" >/dev/null
-	fi
+	for cold in 0 1; do
+		if ((cold)); then
+			drop_caches
+		else
+			cat "$img" >/dev/null
+		fi || return 1
+		read_direct "$dev" "$work/back" "$2" "$3" &&
+			same "$1" "$work/back" "$3" ||
+			{ fail "cold=$cold: $4"; return 1; }
+	done
 }
 
 # Buffered reads decrypt in place (LOOP_TRANSFER_READ_IN_PLACE): the
@@ -264,7 +265,7 @@ cache_or_drop() {
 # beyond its end of a copy extended with zeroes.  CBC is the mode whose
 # decryption in place needs care (each ciphertext block is used twice).
 reads_in_place() {
-	local cipher=$1 bits=$2 n=$((size_mib << 20)) cold
+	local cipher=$1 bits=$2 n=$((size_mib << 20))
 	local end=$((n - 65536 + 1000)) tail=131072
 	local from=$((n - tail))
 
@@ -272,13 +273,8 @@ reads_in_place() {
 		dm_open "$cipher" "$bits" &&
 		dd if="$data" of="/dev/mapper/$mapped" bs=1M oflag=direct status=none &&
 		dm_close &&
-		attach -e "$cipher" -s "$bits" -k "$key" || return 1
-	for cold in 0 1; do
-		cache_or_drop "$cold" "$img" &&
-			read_direct "$dev" "$work/back" 0 "$n" &&
-			same "$data" "$work/back" "$n" ||
-			{ fail "cold=$cold: not what dm-crypt wrote"; return 1; }
-	done
+		attach -e "$cipher" -s "$bits" -k "$key" &&
+		reads_match "$data" 0 "$n" "not what dm-crypt wrote" || return 1
 
 	# The device keeps its size; dm-crypt reads the zeroes from a copy.
 	truncate -s "$end" "$img" &&
@@ -287,13 +283,9 @@ reads_in_place() {
 		dm_open_file "$work/img_z" "$cipher" "$bits" &&
 		dd if="/dev/mapper/$mapped" of="$work/tail" bs=$tail \
 			skip=$((from / tail)) count=1 iflag=direct status=none &&
-		dm_close || return 1
-	for cold in 0 1; do
-		cache_or_drop "$cold" "$img" &&
-			read_direct "$dev" "$work/back" "$from" "$tail" &&
-			same "$work/tail" "$work/back" "$tail" ||
-			{ fail "cold=$cold: the end is not what dm-crypt reads"; return 1; }
-	done
+		dm_close &&
+		reads_match "$work/tail" "$from" "$tail" \
+			"the end is not what dm-crypt reads" || return 1
 	detach &&
 		rm -f "$work/img_z" &&
 		truncate -s "$n" "$img"
