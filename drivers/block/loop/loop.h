@@ -6,8 +6,9 @@
  *            block_device_operations, /dev/loop-control
  *   ioctl.c  binding a backing file, status, per-device ioctls
  *   io.c     blk-mq queues, workers, backing file I/O
- *   transfer.c  transfer registry, XOR, a device's transfer state,
- *            bounce memory
+ *   transfer.c  transfer registry, a device's transfer state, bounce
+ *            memory
+ *   xor.c    LO_CRYPT_XOR, the built-in transfer
  *   sysfs.c  /sys/block/loopN/loop/
  *   limits.c queue limits a binding offers, applied to the request queue
  *   compat.h kernel-version shims (a leaf: knows nothing of this driver)
@@ -304,6 +305,9 @@ struct loop_workers *loop_stop_workers(struct loop_device *lo);
 void loop_free_workers(struct loop_workers *ws);
 bool loop_can_direct_io(struct file *file, loff_t offset,
 			unsigned int block_size);
+
+/* xor.c */
+extern struct loop_func_table loop_xor_transfer;
 
 /* transfer.c */
 int loop_transfer_init(void);
