@@ -5,8 +5,10 @@
  *
  * lo_crypt_name names the cipher the way dm-crypt does,
  * CIPHER-MODE-IVMODE[:IVOPTS], e.g. aes-cbc-essiv:sha256 or
- * aes-xts-plain64; the 2.6-era spellings CIPHER and CIPHER-cbc mean
- * CIPHER-cbc-plain.  Every 512-byte sector is encrypted on its own, with
+ * aes-xts-plain64, or capi:API_NAME-IVMODE[:IVOPTS] with the crypto API's
+ * name of the mode, e.g. capi:xts(aes)-plain64; the 2.6-era spellings
+ * CIPHER and CIPHER-cbc mean CIPHER-cbc-plain.  Every 512-byte sector is
+ * encrypted on its own, with
  * an IV made from its number counted from the start of the device plus
  * lo_init[1] (dm-crypt's iv_offset, cryptsetup's --skip):
  *
@@ -61,6 +63,43 @@ struct cryptoloop {
 	u64			iv_offset;	/* lo_init[1] */
 };
 
+/* Is the @n characters at @s the word @word? */
+static bool cryptoloop_word_is(const char *s, size_t n, const char *word)
+{
+	return strlen(word) == n && !strncmp(s, word, n);
+}
+
+/*
+ * The IV part of a specification, IVMODE[:IVOPTS], for the crypto API's
+ * mode @mode: the algorithm's name into @alg (@len bytes) and the IV
+ * layout into @iv64.  0 or -EINVAL.
+ */
+static int cryptoloop_parse_iv(const char *mode, const char *iv, char *alg,
+			       size_t len, bool *iv64)
+{
+	const char *opts = strchr(iv, ':');
+	size_t n = opts ? opts - iv : strlen(iv);
+	int written;
+
+	if (opts)
+		opts++;
+	if (cryptoloop_word_is(iv, n, "plain") ||
+	    cryptoloop_word_is(iv, n, "plain64")) {
+		if (opts)
+			return -EINVAL;
+		*iv64 = n == strlen("plain64");
+		written = snprintf(alg, len, "%s", mode);
+	} else if (cryptoloop_word_is(iv, n, "essiv")) {
+		if (!opts || !*opts)
+			return -EINVAL;
+		*iv64 = true;
+		written = snprintf(alg, len, "essiv(%s,%s)", mode, opts);
+	} else {
+		return -EINVAL;
+	}
+	return written < len ? 0 : -EINVAL;
+}
+
 /*
  * Translate dm-crypt's cipher specification @spec into the crypto API's
  * algorithm name (@alg, @len bytes) and the IV layout.  0 or -EINVAL.
@@ -68,42 +107,48 @@ struct cryptoloop {
 static int cryptoloop_parse(const char *spec, char *alg, size_t len,
 			    bool *iv64)
 {
-	char buf[LO_NAME_SIZE], *rest = buf;
-	const char *cipher, *mode, *ivmode, *ivopts;
-	int n;
+	char buf[LO_NAME_SIZE], mode[LO_NAME_SIZE], *rest = buf;
+	const char *cipher, *chain, *ivmode;
+	char *opts, *dash;
 
 	if (strscpy(buf, spec, sizeof(buf)) < 0)
 		return -EINVAL;
+
+	/*
+	 * capi:API_NAME-IVMODE[:IVOPTS], split as dm-crypt does: the IV
+	 * options (a hash's name may hold a '-') first, then the last '-'.
+	 */
+	if (!strncmp(buf, "capi:", 5)) {
+		rest += 5;
+		opts = strchr(rest, ':');
+		if (opts)
+			*opts = '\0';
+		dash = strrchr(rest, '-');
+		if (opts)
+			*opts = ':';
+		if (!dash || dash == rest)
+			return -EINVAL;
+		*dash = '\0';
+		return cryptoloop_parse_iv(rest, dash + 1, alg, len, iv64);
+	}
+
 	cipher = strsep(&rest, "-");
-	mode = strsep(&rest, "-");
-	ivmode = strsep(&rest, ":");
-	ivopts = rest;
+	chain = strsep(&rest, "-");
+	ivmode = rest;
 	if (!*cipher)
 		return -EINVAL;
 
 	/* The 2.6 cryptoloop's names: "aes", "aes-cbc": CBC, 32-bit IVs. */
-	if (!mode || (!strcmp(mode, "cbc") && !ivmode)) {
-		mode = "cbc";
+	if (!chain || (!strcmp(chain, "cbc") && !ivmode)) {
+		chain = "cbc";
 		ivmode = "plain";
 	}
-	if (!ivmode || (strcmp(mode, "cbc") && strcmp(mode, "xts")))
+	if (!ivmode || (strcmp(chain, "cbc") && strcmp(chain, "xts")))
 		return -EINVAL;
-
-	if (!strcmp(ivmode, "plain") || !strcmp(ivmode, "plain64")) {
-		if (ivopts)
-			return -EINVAL;
-		*iv64 = !strcmp(ivmode, "plain64");
-		n = snprintf(alg, len, "%s(%s)", mode, cipher);
-	} else if (!strcmp(ivmode, "essiv")) {
-		if (!ivopts || !*ivopts)
-			return -EINVAL;
-		*iv64 = true;
-		n = snprintf(alg, len, "essiv(%s(%s),%s)", mode, cipher,
-			     ivopts);
-	} else {
+	if (snprintf(mode, sizeof(mode), "%s(%s)", chain, cipher) >=
+	    sizeof(mode))
 		return -EINVAL;
-	}
-	return n < len ? 0 : -EINVAL;
+	return cryptoloop_parse_iv(mode, ivmode, alg, len, iv64);
 }
 
 /*

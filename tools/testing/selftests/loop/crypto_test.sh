@@ -126,12 +126,13 @@ same() {
 	cmp -n "$3" -i "${4:-0}:${5:-0}" "$1" "$2"
 }
 
-# ours_to_dm CIPHER BITS: written by us, read by dm-crypt.
+# ours_to_dm CIPHER BITS [OUR_CIPHER]: written by us (with OUR_CIPHER,
+# the same cipher spelled another way), read by dm-crypt.
 ours_to_dm() {
 	local n=$((size_mib << 20))
 
 	new_data "$n" &&
-		attach -e "$1" -s "$2" -k "$key" &&
+		attach -e "${3:-$1}" -s "$2" -k "$key" &&
 		"$loopxfer" status "$dev" &&
 		dd if="$data" of="$dev" bs=1M oflag=direct status=none &&
 		detach &&
@@ -140,7 +141,7 @@ ours_to_dm() {
 		dm_close
 }
 
-# dm_to_ours CIPHER BITS: written by dm-crypt, read by us.
+# dm_to_ours CIPHER BITS [OUR_CIPHER]: written by dm-crypt, read by us.
 dm_to_ours() {
 	local n=$((size_mib << 20))
 
@@ -148,7 +149,7 @@ dm_to_ours() {
 		dm_open "$1" "$2" &&
 		dd if="$data" of="/dev/mapper/$mapped" bs=1M oflag=direct status=none &&
 		dm_close &&
-		attach -e "$1" -s "$2" -k "$key" &&
+		attach -e "${3:-$1}" -s "$2" -k "$key" &&
 		same "$data" "$dev" "$n" &&
 		detach
 }
@@ -445,6 +446,33 @@ rmmod_while_in_use() {
 	[[ ! -d /sys/module/cryptoloop ]] || fail "cryptoloop still loaded"
 }
 
+# capi_matches_dm CIPHER BITS CAPI_SPEC: the crypto API's own name for the
+# cipher, both ways, buffered reads (in place) included.
+capi_matches_dm() {
+	ours_to_dm "$1" "$2" "$3" && dm_to_ours "$1" "$2" "$3"
+}
+
+# Malformed capi: names are EINVAL, and bind nothing.
+capi_bad_names() {
+	local name out
+
+	# (Names without a '-' loopxfer refuses itself.)
+	for name in "capi:-plain64" "capi:xts(aes)-" \
+		"capi:xts(aes)-plain64:sha256" "capi:cbc(aes)-essiv" \
+		"capi:cbc(aes)-essiv:" "capi:xts(aes)-nosuchiv" \
+		"capi:nosuchmode(aes)-plain64"; do
+		if out=$("$loopxfer" attach -e "$name" -s 256 -k "$key" \
+			"$img" 2>&1); then
+			fail "$name attached as $out"
+			dev=$out
+			detach
+			return 1
+		fi
+		[[ $out == *"invalid argument"* ]] ||
+			{ fail "$name: $out"; return 1; }
+	done
+}
+
 ciphers=(
 	"aes-cbc-plain 128"
 	"aes-cbc-plain 256"
@@ -454,7 +482,7 @@ ciphers=(
 	"aes-xts-plain64 512"
 )
 
-plan $((2 + 2 * ${#ciphers[@]} + 11))
+plan $((2 + 2 * ${#ciphers[@]} + 13))
 step load_cryptoloop load_cryptoloop
 step setup_files setup_files
 for c in "${ciphers[@]}"; do
@@ -462,6 +490,9 @@ for c in "${ciphers[@]}"; do
 	step "ours_to_dm_crypt_${cipher}_${bits}" ours_to_dm "$cipher" "$bits"
 	step "dm_crypt_to_ours_${cipher}_${bits}" dm_to_ours "$cipher" "$bits"
 done
+step capi_cbc_essiv_matches_dm_crypt \
+	capi_matches_dm aes-cbc-essiv:sha256 256 "capi:cbc(aes)-essiv:sha256"
+step capi_malformed_names_einval capi_bad_names
 step offsets_blocksize_dio_match_dm_crypt offsets_match_dm
 step buffered_reads_in_place_match_dm_crypt_cbc_essiv \
 	reads_in_place aes-cbc-essiv:sha256 256
