@@ -41,21 +41,44 @@
 #define CRYPTOLOOP_MAX_IV	32
 
 /*
- * Requests kept in reserve per device.  A worker holds one request for the
+ * A ->transfer call gives at most a page; its sectors go to the cipher
+ * together, each request in flight with its own IV and scatterlists, and
+ * are waited for once: an asynchronous implementation (a crypto engine,
+ * cryptd) works on all of them at once instead of one sector per wake-up.
+ */
+#define CRYPTOLOOP_BATCH	(PAGE_SIZE / SECTOR_SIZE)
+
+/*
+ * Batches kept in reserve per device.  A worker holds one batch for the
  * duration of one ->transfer call, so even one is enough for progress.
  */
-#define CRYPTOLOOP_MIN_REQS	2
+#define CRYPTOLOOP_MIN_BATCHES	2
+
+/*
+ * One sector's part of a batch, what must live while its request is in
+ * flight; the skcipher_request (with the implementation's context) follows
+ * at cryptoloop.req_off.
+ */
+struct cryptoloop_sector {
+	struct crypto_wait	wait;
+	struct scatterlist	sg_raw;
+	struct scatterlist	sg_plain;
+	int			err;
+	u8			iv[CRYPTOLOOP_MAX_IV] __aligned(8);
+};
 
 /* One device's cipher. */
 struct cryptoloop {
 	struct crypto_skcipher	*tfm;
 	/*
-	 * Requests, each followed by its IV at iv_off.  Several workers of
-	 * a device encrypt at once, each with a request of its own; a pool,
-	 * because writeback may depend on us when memory is short.
+	 * Batches of CRYPTOLOOP_BATCH sectors, slot_size bytes each.
+	 * Several workers of a device encrypt at once, each with a batch of
+	 * its own; a pool, because writeback may depend on us when memory
+	 * is short.
 	 */
-	mempool_t		*reqs;
-	unsigned int		iv_off;
+	mempool_t		*batches;
+	unsigned int		req_off;
+	unsigned int		slot_size;
 	unsigned int		iv_size;	/* the cipher's */
 	bool			iv64;		/* plain64, essiv: 64-bit sector */
 	bool			keyed;		/* false while a long key is due */
@@ -171,7 +194,7 @@ static int cryptoloop_try_key_size(struct crypto_skcipher *tfm,
 
 static void cryptoloop_free(struct cryptoloop *cl)
 {
-	mempool_destroy(cl->reqs);
+	mempool_destroy(cl->batches);
 	crypto_free_skcipher(cl->tfm);	/* wipes the key schedule */
 	kfree_sensitive(cl);
 }
@@ -225,11 +248,14 @@ static struct cryptoloop *cryptoloop_create(const struct loop_transfer_state *st
 	cl = kzalloc(sizeof(*cl), GFP_KERNEL);
 	if (!cl)
 		goto out_free_tfm;
+	/* kmalloc aligns each batch for its first request: CRYPTO_MINALIGN. */
 	reqsize = sizeof(struct skcipher_request) + crypto_skcipher_reqsize(tfm);
-	cl->iv_off = ALIGN(reqsize, __alignof__(u64));
-	cl->reqs = mempool_create_kmalloc_pool(CRYPTOLOOP_MIN_REQS,
-					       cl->iv_off + CRYPTOLOOP_MAX_IV);
-	if (!cl->reqs)
+	cl->req_off = ALIGN(sizeof(struct cryptoloop_sector), CRYPTO_MINALIGN);
+	cl->slot_size = ALIGN(cl->req_off + reqsize, CRYPTO_MINALIGN);
+	cl->batches = mempool_create_kmalloc_pool(CRYPTOLOOP_MIN_BATCHES,
+						  CRYPTOLOOP_BATCH *
+						  cl->slot_size);
+	if (!cl->batches)
 		goto out_free_cl;
 
 	cl->tfm = tfm;
@@ -279,12 +305,77 @@ static void cryptoloop_release(struct loop_transfer_state *st)
 /* dm-crypt's plain, plain64 and (before the template's part) essiv IVs. */
 static void cryptoloop_make_iv(const struct cryptoloop *cl, u8 *iv, u64 sector)
 {
-	/* @iv is at least 8-byte aligned: see cryptoloop_init(). */
 	memset(iv, 0, cl->iv_size);
 	if (cl->iv64)
 		*(__le64 *)iv = cpu_to_le64(sector);
 	else
 		*(__le32 *)iv = cpu_to_le32(sector & 0xffffffff);
+}
+
+/*
+ * Hand @count sectors to the cipher, all of them before waiting for any,
+ * then wait for each.  The first error, or 0.
+ */
+static int cryptoloop_crypt_batch(struct cryptoloop *cl, void *batch,
+				  bool write, struct page *raw,
+				  unsigned int raw_off, struct page *plain,
+				  unsigned int plain_off, unsigned int count,
+				  u64 sector)
+{
+	/* A read in place gives one range as both (LOOP_TRANSFER_READ_IN_PLACE). */
+	bool in_place = raw == plain && raw_off == plain_off;
+	struct cryptoloop_sector *cs;
+	struct skcipher_request *req;
+	unsigned int i, sent;
+	int err = 0;
+
+	for (sent = 0; sent < count; sent++) {
+		cs = batch + sent * cl->slot_size;
+		req = (void *)cs + cl->req_off;
+		crypto_init_wait(&cs->wait);
+		skcipher_request_set_tfm(req, cl->tfm);
+		skcipher_request_set_callback(req, CRYPTO_TFM_REQ_MAY_BACKLOG |
+					      CRYPTO_TFM_REQ_MAY_SLEEP,
+					      crypto_req_done, &cs->wait);
+		sg_init_table(&cs->sg_raw, 1);
+		sg_set_page(&cs->sg_raw, raw, SECTOR_SIZE,
+			    raw_off + sent * SECTOR_SIZE);
+		sg_init_table(&cs->sg_plain, 1);
+		sg_set_page(&cs->sg_plain, plain, SECTOR_SIZE,
+			    plain_off + sent * SECTOR_SIZE);
+		cryptoloop_make_iv(cl, cs->iv, sector + sent + cl->iv_offset);
+		/*
+		 * One scatterlist as source and destination for a read in
+		 * place, which every mode decrypts in place (CBC keeps each
+		 * ciphertext block it still needs), as dm-crypt's reads do.
+		 */
+		if (write) {
+			skcipher_request_set_crypt(req, &cs->sg_plain,
+						   &cs->sg_raw, SECTOR_SIZE,
+						   cs->iv);
+			cs->err = crypto_skcipher_encrypt(req);
+		} else {
+			skcipher_request_set_crypt(req, &cs->sg_raw,
+						   in_place ? &cs->sg_raw :
+							      &cs->sg_plain,
+						   SECTOR_SIZE, cs->iv);
+			cs->err = crypto_skcipher_decrypt(req);
+		}
+		/* Refused at once: send no more, but wait for those sent. */
+		if (cs->err && cs->err != -EINPROGRESS && cs->err != -EBUSY) {
+			sent++;
+			break;
+		}
+	}
+
+	for (i = 0; i < sent; i++) {
+		cs = batch + i * cl->slot_size;
+		cs->err = crypto_wait_req(cs->err, &cs->wait);
+		if (!err)
+			err = cs->err;
+		memzero_explicit(cs->iv, cl->iv_size);
+	}
+	return err;
 }
 
 static int cryptoloop_transfer(struct loop_transfer_state *st,
@@ -294,59 +385,27 @@ static int cryptoloop_transfer(struct loop_transfer_state *st,
 			       unsigned int size, sector_t sector)
 {
 	struct cryptoloop *cl = st->priv;
-	bool write = dir == LOOP_TRANSFER_WRITE;
-	struct scatterlist sg_plain, sg_raw;
-	struct skcipher_request *req;
-	DECLARE_CRYPTO_WAIT(wait);
-	unsigned int done;
-	bool in_place;
+	unsigned int done, count;
+	void *batch;
 	int err = 0;
-	u8 *iv;
 
 	/* A long key was announced and has not come yet. */
 	if (!cl->keyed)
 		return -ENOKEY;
 
-	req = mempool_alloc(cl->reqs, GFP_NOIO);
-	iv = (u8 *)req + cl->iv_off;
-	skcipher_request_set_tfm(req, cl->tfm);
-	skcipher_request_set_callback(req, CRYPTO_TFM_REQ_MAY_BACKLOG |
-				      CRYPTO_TFM_REQ_MAY_SLEEP,
-				      crypto_req_done, &wait);
-	sg_init_table(&sg_plain, 1);
-	sg_init_table(&sg_raw, 1);
-	/*
-	 * A read in place (LOOP_TRANSFER_READ_IN_PLACE) gives one range as
-	 * both: one scatterlist for source and destination, which every
-	 * mode decrypts in place (CBC keeps each ciphertext block it still
-	 * needs), as dm-crypt's reads do.
-	 */
-	in_place = raw == plain && raw_off == plain_off;
-
 	/* Sector by sector, each with its own IV, as dm-crypt does. */
-	for (done = 0; done < size; done += SECTOR_SIZE, sector++) {
-		sg_set_page(&sg_raw, raw, SECTOR_SIZE, raw_off + done);
-		if (!in_place)
-			sg_set_page(&sg_plain, plain, SECTOR_SIZE,
-				    plain_off + done);
-		cryptoloop_make_iv(cl, iv, sector + cl->iv_offset);
-		if (write) {
-			skcipher_request_set_crypt(req, &sg_plain, &sg_raw,
-						   SECTOR_SIZE, iv);
-			err = crypto_skcipher_encrypt(req);
-		} else {
-			skcipher_request_set_crypt(req, &sg_raw,
-						   in_place ? &sg_raw : &sg_plain,
-						   SECTOR_SIZE, iv);
-			err = crypto_skcipher_decrypt(req);
-		}
-		err = crypto_wait_req(err, &wait);
-		if (err)
-			break;
+	batch = mempool_alloc(cl->batches, GFP_NOIO);
+	for (done = 0; !err && size - done >= SECTOR_SIZE;
+	     done += count * SECTOR_SIZE) {
+		count = min_t(unsigned int, (size - done) / SECTOR_SIZE,
+			      CRYPTOLOOP_BATCH);
+		err = cryptoloop_crypt_batch(cl, batch,
+					     dir == LOOP_TRANSFER_WRITE,
+					     raw, raw_off + done,
+					     plain, plain_off + done, count,
+					     sector + done / SECTOR_SIZE);
 	}
-
-	memzero_explicit(iv, cl->iv_size);
-	mempool_free(req, cl->reqs);
+	mempool_free(batch, cl->batches);
 	return err;
 }
 
