@@ -69,12 +69,14 @@ cleanup() {
 		unload loop
 		insmod "$LOOP_MODULE"
 	fi
+	recover_ours
 	[[ -n $work ]] && rm -rf "$work"
 }
 
 load_stock_loop() {
 	[[ -n $stock ]] || fail "no stock loop.ko for $kver" || return 1
-	unload loop || fail "cannot unload loop" || return 1
+	# Autoload blocked until the end: nothing can load ours in between.
+	unload_ours_and_block || return 1
 	insmod "$stock" || return 1
 	expect_eq "loop srcversion" "$(modinfo -F srcversion "$stock")" \
 		"$(cat /sys/module/loop/srcversion)"
@@ -206,12 +208,6 @@ unload_both() {
 	unload loop || fail "cannot unload the stock loop"
 }
 
-reinsert_ours() {
-	insmod "$LOOP_MODULE" || return 1
-	expect_eq srcversion "$(modinfo -F srcversion "$LOOP_MODULE")" \
-		"$(cat /sys/module/loop/srcversion)"
-}
-
 work=$(mktemp -d "$(test_dir)/coexist.XXXXXX") || exit 1
 
 plan 10
@@ -224,5 +220,5 @@ step bind_loop_and_xloop bind_both
 step data_through_both_devices data_through_both
 step detach_both detach_both
 step unload_both unload_both
-step restore_module_under_test reinsert_ours
+step restore_module_under_test restore
 tap_status

@@ -17,15 +17,20 @@ cleanup() {
 	# Whatever happened, leave the module loaded with its defaults.
 	if [[ $(cat /sys/module/loop/parameters/nr_workers 2>/dev/null) != 1 ]]; then
 		unload
-		modprobe loop
+		insmod "$LOOP_MODULE"
 	fi
+	recover_ours
 }
 
+# The module under test with PARAMS; autoload blocked meanwhile, or an
+# opener could load it with its defaults between the unload and insmod.
 reload_with() {
 	# A transfer module left behind would keep loop loaded.
 	unload cryptoloop
+	block_autoload || return 1
 	unload || fail "cannot unload loop" || return 1
-	modprobe loop "$@" || fail "modprobe loop $* failed" || return 1
+	insmod "$LOOP_MODULE" "$@" || fail "insmod loop $* failed" || return 1
+	unblock_autoload || return 1
 	settle
 }
 

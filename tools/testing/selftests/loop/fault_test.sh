@@ -48,6 +48,7 @@ cleanup() {
 	done
 	settle
 	[[ -n $brd_loaded ]] && rmmod brd
+	[[ -n $autoload_blocked ]] && unblock_autoload
 	loaded || modprobe loop
 }
 
@@ -528,8 +529,11 @@ unload_busy() {
 	exec 7<&-
 	[[ -z $tap_step_failed ]] || return 1
 	settle
+	# Autoload blocked, or an opener could load it again before the check.
+	block_autoload || return 1
 	unload loop || fail "rmmod after all was released" || return 1
 	! loaded || fail "still loaded" || return 1
+	unblock_autoload || return 1
 	modprobe loop || fail "modprobe loop" || return 1
 	loaded
 }

@@ -238,6 +238,7 @@ stock_path() {
 # put it back, with the module under test, when they are done.
 override=/etc/modprobe.d/loop-under-test.conf
 saved_override=
+autoload_blocked=
 
 # A step: the module under test unloaded and modprobe no longer bent.
 unload_ours() {
@@ -246,21 +247,41 @@ unload_ours() {
 	unload || fail "cannot unload loop"
 }
 
-# A step: the module under test unloaded, and no loop module loaded by
-# modprobe, the kernel's autoload included, until restore(): for a test
-# that loads loop itself, with insmod.  After ioctl_fuzz_test something
-# opened loop device nodes again and again for a while, and each open
-# loaded a loop module again (rehearsal, 6.12: three in a row).
+# No loop module loaded by modprobe, the kernel's autoload included,
+# until unblock_autoload(): for a test that unloads loop and then loads
+# a module itself (insmod), or checks that none is loaded.  After
+# ioctl_fuzz_test something opened loop device nodes again and again for
+# a while, and each open loaded a loop module again (rehearsal, 6.12:
+# three in a row; and once between coexist_test's unload and its insmod
+# of the stock module, which then found "loop" loaded: EEXIST).
+# (The stock driver's runs have no override: none is left behind then.)
+block_autoload() {
+	saved_override=$(cat "$override" 2>/dev/null)
+	autoload_blocked=1
+	mkdir -p "${override%/*}" &&
+		echo "install loop /bin/true" >"$override"
+}
+
+unblock_autoload() {
+	autoload_blocked=
+	if [[ -n $saved_override ]]; then
+		printf '%s\n' "$saved_override" >"$override"
+	else
+		rm -f "$override"
+	fi
+}
+
+# A step: the module under test unloaded, and autoload blocked until
+# restore().
 unload_ours_and_block() {
-	saved_override=$(cat "$override") || return 1
-	echo "install loop /bin/true" >"$override" || return 1
+	block_autoload || return 1
 	unload || fail "cannot unload loop"
 }
 
 # The last step: the module under test back, and modprobe bent again.
 restore() {
 	insmod "$LOOP_MODULE" || return 1
-	printf '%s\n' "$saved_override" >"$override" || return 1
+	unblock_autoload || return 1
 	expect_eq srcversion "$(modinfo -F srcversion "$LOOP_MODULE")" \
 		"$(cat /sys/module/loop/srcversion)"
 }
@@ -268,8 +289,10 @@ restore() {
 # For an EXIT trap, after the test's own cleanup: whatever a failure
 # left, the override and the module under test come back.
 recover_ours() {
-	if [[ -n $saved_override && ! -e $override ]]; then
-		printf '%s\n' "$saved_override" >"$override"
+	if [[ -n $autoload_blocked ]] ||
+	   [[ -n $saved_override &&
+	      $(cat "$override" 2>/dev/null) != "$saved_override" ]]; then
+		unblock_autoload
 	fi
 	if [[ -n $tap_broken ]]; then
 		unload
