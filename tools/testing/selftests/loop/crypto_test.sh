@@ -126,6 +126,14 @@ same() {
 	cmp -n "$3" -i "${4:-0}:${5:-0}" "$1" "$2"
 }
 
+# dm_reads_data CIPHER BITS BYTES: dm-crypt reads $data's first BYTES
+# from the image.
+dm_reads_data() {
+	dm_open "$1" "$2" &&
+		same "$data" "/dev/mapper/$mapped" "$3" &&
+		dm_close
+}
+
 # ours_to_dm CIPHER BITS [OUR_CIPHER]: written by us (with OUR_CIPHER,
 # the same cipher spelled another way), read by dm-crypt.
 ours_to_dm() {
@@ -136,9 +144,7 @@ ours_to_dm() {
 		"$loopxfer" status "$dev" &&
 		dd if="$data" of="$dev" bs=1M oflag=direct status=none &&
 		detach &&
-		dm_open "$1" "$2" &&
-		same "$data" "/dev/mapper/$mapped" "$n" &&
-		dm_close
+		dm_reads_data "$1" "$2" "$n"
 }
 
 # dm_to_ours CIPHER BITS [OUR_CIPHER]: written by dm-crypt, read by us.
@@ -211,9 +217,7 @@ parallel_io() {
 		cat "$work"/back[0-3] >"$work/back" &&
 		same "$data" "$work/back" "$n" &&
 		detach &&
-		dm_open aes-xts-plain64 512 &&
-		same "$data" "/dev/mapper/$mapped" "$n" &&
-		dm_close
+		dm_reads_data aes-xts-plain64 512 "$n"
 }
 
 # read_direct DEV OUT OFFSET BYTES: an O_DIRECT read of DEV into memory
@@ -366,9 +370,7 @@ long_key_keeps_key() {
 		dd if="$data" of="$dev" bs=1M oflag=direct status=none &&
 		same "$data" "$dev" "$n" &&
 		detach &&
-		dm_open aes-xts-plain64 512 &&
-		same "$data" "/dev/mapper/$mapped" "$n" &&
-		dm_close
+		dm_reads_data aes-xts-plain64 512 "$n"
 }
 
 # A wrong key is not detectable by the device: reads succeed with garbage.
@@ -471,9 +473,7 @@ async_matches_dm() {
 		drop_caches &&
 		same "$data" "$dev" "$n" &&
 		detach &&
-		dm_open aes-xts-plain64 512 &&
-		same "$data" "/dev/mapper/$mapped" "$n" &&
-		dm_close
+		dm_reads_data aes-xts-plain64 512 "$n"
 }
 
 # Malformed capi: names are EINVAL, and bind nothing.
