@@ -24,7 +24,7 @@ plan() {
 }
 
 step() {
-	local name=$1 rc
+	local name=$1 rc start=$SECONDS
 	shift
 	tap_n=$((tap_n + 1))
 	if [[ -n $tap_broken ]]; then
@@ -35,6 +35,8 @@ step() {
 	tap_step_skipped=
 	"$@" >"$tap_out" 2>&1 </dev/null
 	rc=$?
+	# where a suite's time goes, for whoever keeps CI within its budget
+	echo "# $name: $((SECONDS - start)) s"
 	# a fail() anywhere in the step counts, whatever the step returned
 	if ((rc == 0)) && [[ -z $tap_step_failed && -n $tap_step_skipped ]]; then
 		sed 's/^/# /' "$tap_out"
