@@ -495,14 +495,17 @@ static void loop_queue_cmd(struct loop_workers *ws, struct loop_cmd *cmd,
 static void loop_kick_workers(struct loop_workers *ws,
 			      struct blk_mq_hw_ctx *hctx);
 
-static void loop_aio_complete(struct kiocb *iocb, long ret)
+/*
+ * Asynchronous direct I/O of @cmd ended with @ret (bytes or -errno), and
+ * the call that started it has returned: complete it, or have a worker
+ * go on with it.
+ */
+static void loop_aio_done(struct loop_cmd *cmd, long ret)
 {
-	struct loop_cmd *cmd = container_of(iocb, struct loop_cmd, iocb);
 	struct request *rq = blk_mq_rq_from_pdu(cmd);
-	struct loop_device *lo = rq->q->queuedata;
+	struct request_queue *q = rq->q;
+	struct loop_device *lo = q->queuedata;
 
-	if (req_op(rq) == REQ_OP_WRITE)
-		loop_end_write(iocb->ki_filp, true);
 	if (ret != -EAGAIN || !cmd->nowait) {
 		if (ret < 0 || ret >= blk_rq_bytes(rq)) {
 			loop_cmd_done(cmd, ret);
@@ -524,11 +527,46 @@ static void loop_aio_complete(struct kiocb *iocb, long ret)
 		loop_cmd_iter_free(cmd);
 	}
 	/*
-	 * Back to a worker.  The binding's workers outlive the request,
-	 * since they go only with the queue frozen.  Pairs with
-	 * loop_start_workers()' release: a whole structure.
+	 * Back to a worker.  The binding's workers go only with the queue
+	 * frozen, and a worker may end the request before we are done
+	 * with them: our reference on the queue keeps them.
 	 */
+	percpu_ref_get(&q->q_usage_counter);
+	/* Pairs with loop_start_workers()' release: a whole structure. */
 	loop_queue_cmd(smp_load_acquire(&lo->workers), cmd, true);
+	percpu_ref_put(&q->q_usage_counter);
+}
+
+/*
+ * One party of @cmd's asynchronous direct I/O is done (struct loop_cmd):
+ * the last goes on.  Until the call has returned, the backing file
+ * system may still use what the request lends it: NFS reverts the
+ * call's iterator after handing the I/O off, which reads our bio_vec
+ * table, and ext4 reads iocb->ki_filp.  Fully ordered, so the party
+ * going on sees the result the completion stored.
+ */
+static void loop_aio_put(struct loop_cmd *cmd)
+{
+	if (atomic_dec_and_test(&cmd->aio_parties))
+		loop_aio_done(cmd, cmd->ret);
+}
+
+/* Start @cmd's direct I/O: loop_aio_put() once the call returned it. */
+static long loop_aio_call(struct loop_device *lo, struct loop_cmd *cmd,
+			  struct iov_iter *iter, bool write)
+{
+	atomic_set(&cmd->aio_parties, 2);
+	return loop_call_iter(lo->backing, &cmd->iocb, iter, write);
+}
+
+static void loop_aio_complete(struct kiocb *iocb, long ret)
+{
+	struct loop_cmd *cmd = container_of(iocb, struct loop_cmd, iocb);
+
+	if (req_op(blk_mq_rq_from_pdu(cmd)) == REQ_OP_WRITE)
+		loop_end_write(iocb->ki_filp, true);
+	cmd->ret = ret;
+	loop_aio_put(cmd);
 }
 
 /* Set up @cmd's kiocb for its request's data at @pos. */
@@ -566,9 +604,11 @@ static long loop_rw_async(struct loop_device *lo, struct loop_cmd *cmd,
 	loop_prep_kiocb(lo, cmd, rq, pos, flags);
 	/* cmd->iter is kept for a short result: the file system consumes @iter. */
 	iter = cmd->iter;
-	ret = loop_call_iter(lo->backing, &cmd->iocb, &iter, write);
-	if (ret == -EIOCBQUEUED)
+	ret = loop_aio_call(lo, cmd, &iter, write);
+	if (ret == -EIOCBQUEUED) {
+		loop_aio_put(cmd);
 		return ret;
+	}
 	return loop_aio_rest(lo, cmd, ret);	/* completed at once */
 }
 
@@ -1063,7 +1103,7 @@ static bool loop_try_nowait(struct loop_device *lo, struct loop_hw_queue *hq,
 	bio_list = current->bio_list;
 	current->bio_list = NULL;
 	noio = memalloc_noio_save();
-	ret = loop_call_iter(lo->backing, &cmd->iocb, &iter, write);
+	ret = loop_aio_call(lo, cmd, &iter, write);
 	if (lo->xfer.funcs && ret >= (long)blk_rq_bytes(rq))
 		ret = loop_transform_in_place(lo, rq) ?: ret;
 	memalloc_noio_restore(noio);
@@ -1072,8 +1112,10 @@ static bool loop_try_nowait(struct loop_device *lo, struct loop_hw_queue *hq,
 
 	if (write)
 		loop_nowait_write_result(hq, ret == -EAGAIN);
-	if (ret == -EIOCBQUEUED)
+	if (ret == -EIOCBQUEUED) {
+		loop_aio_put(cmd);
 		return true;
+	}
 	if (ret >= (long)blk_rq_bytes(rq)) {
 		loop_cmd_done(cmd, ret);
 		return true;
@@ -1110,11 +1152,20 @@ static blk_status_t loop_queue_rq(struct blk_mq_hw_ctx *hctx,
 	cmd->nowait = false;
 	atomic_inc(&hq->inflight);
 	loop_dispatch_beside(hq);
+	/*
+	 * Once handed off, the request may end at any moment, and with it
+	 * the queue's last reference, which is all that a freeze, and so
+	 * an unbind or change of backing file, waits for: until we return,
+	 * our own reference keeps the workers and the backing file, and
+	 * the file system's call, if it returns after the I/O ended.
+	 */
+	percpu_ref_get(&hctx->queue->q_usage_counter);
 	if (!loop_try_nowait(lo, hq, cmd, rq))
 		loop_queue_cmd(ws, cmd, false);
 	/* Earlier requests of the batch may wait for this, wherever it went. */
 	if (bd->last)
 		loop_kick_workers(ws, hctx);
+	percpu_ref_put(&hctx->queue->q_usage_counter);
 	return BLK_STS_OK;
 }
 

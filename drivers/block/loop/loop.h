@@ -188,7 +188,10 @@ struct loop_device {
 	 * lock serialises the control plane (ioctls, open, release, sysfs
 	 * readers) and protects every field below it.  The I/O path reads
 	 * the binding fields without it: whoever changes them while bound
-	 * first freezes the queue, so no request is in flight meanwhile.
+	 * first freezes the queue, so no request is in flight meanwhile,
+	 * nor any dispatch or backing-file call made for one: those hold
+	 * the queue or their request until they return (loop_queue_rq(),
+	 * loop_aio_put()).
 	 */
 	struct mutex		lock;
 	enum loop_state		state;
@@ -278,6 +281,12 @@ struct loop_cmd {
 	loff_t			pos;		/* where in the backing file */
 	struct bio_vec		*bvec;		/* merged table, or NULL */
 	long			ret;		/* bytes moved or -errno */
+	/*
+	 * Asynchronous direct I/O: the call that starts it and its
+	 * completion, each a party; the last one done goes on with the
+	 * request (loop_aio_put()).
+	 */
+	atomic_t		aio_parties;
 	bool			resume;		/* direct I/O came back short */
 	bool			nowait;		/* issued with IOCB_NOWAIT */
 	struct bio_vec		inline_bvec[LOOP_INLINE_BVECS];
