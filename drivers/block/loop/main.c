@@ -556,6 +556,21 @@ static struct miscdevice loop_control_dev = {
 	.fops		= &loop_control_fops,
 };
 
+/*
+ * Every device, once no entry point can make more.  Every bound or open
+ * device holds a module reference, so on unload what is left is unused
+ * and unreachable; a failed load removes what loop_probe() made.
+ */
+static void loop_remove_all(void)
+{
+	struct loop_device *lo;
+	int id;
+
+	idr_for_each_entry(&loop_index, lo, id)
+		loop_remove(lo);
+	idr_destroy(&loop_index);
+}
+
 static int __init loop_init(void)
 {
 	int err, i;
@@ -574,16 +589,25 @@ static int __init loop_init(void)
 	if (err)
 		return err;
 
-	err = misc_register(&loop_control_dev);
-	if (err)
-		goto out_transfer;
-
+	/*
+	 * Each entry point makes devices as soon as it is registered (an
+	 * open of a missing minor, LOOP_CTL_ADD), and they need the major
+	 * first.  A dynamic major is known only once registered, and no
+	 * node of it exists before we make one: nothing to probe for.
+	 */
+	loop_major = LOOP_FIXED_MAJOR;
 	err = __register_blkdev(LOOP_FIXED_MAJOR, LOOP_NAME,
+				LOOP_FIXED_MAJOR &&
 				IS_ENABLED(CONFIG_BLOCK_LEGACY_AUTOLOAD) ?
 				loop_probe : NULL);
 	if (err < 0)
-		goto out_misc;
-	loop_major = LOOP_FIXED_MAJOR ?: err;
+		goto out_transfer;
+	if (!LOOP_FIXED_MAJOR)
+		loop_major = err;
+
+	err = misc_register(&loop_control_dev);
+	if (err)
+		goto out_blkdev;
 
 	for (i = 0; i < max_loop; i++) {
 		err = loop_add(i);
@@ -594,8 +618,9 @@ static int __init loop_init(void)
 	pr_info("module loaded\n");
 	return 0;
 
-out_misc:
-	misc_deregister(&loop_control_dev);
+out_blkdev:
+	unregister_blkdev(loop_major, LOOP_NAME);
+	loop_remove_all();
 out_transfer:
 	loop_transfer_exit();
 	return err;
@@ -603,20 +628,9 @@ out_transfer:
 
 static void __exit loop_exit(void)
 {
-	struct loop_device *lo;
-	int id;
-
 	unregister_blkdev(loop_major, LOOP_NAME);
 	misc_deregister(&loop_control_dev);
-
-	/*
-	 * Every bound or open device holds a module reference, so what is
-	 * left here is unused and unreachable now that both entry points
-	 * are gone.
-	 */
-	idr_for_each_entry(&loop_index, lo, id)
-		loop_remove(lo);
-	idr_destroy(&loop_index);
+	loop_remove_all();
 	loop_transfer_exit();
 }
 
