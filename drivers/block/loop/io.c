@@ -1162,6 +1162,7 @@ static blk_status_t loop_queue_rq(struct blk_mq_hw_ctx *hctx,
 	percpu_ref_get(&hctx->queue->q_usage_counter);
 	if (!loop_try_nowait(lo, hq, cmd, rq))
 		loop_queue_cmd(ws, cmd, false);
+	loop_slow_dispatch();
 	/* Earlier requests of the batch may wait for this, wherever it went. */
 	if (bd->last)
 		loop_kick_workers(ws, hctx);

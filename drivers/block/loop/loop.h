@@ -11,6 +11,7 @@
  *   xor.c    LO_CRYPT_XOR, the built-in transfer
  *   sysfs.c  /sys/block/loopN/loop/
  *   limits.c queue limits a binding offers, applied to the request queue
+ *   fault.c  fault injection for the tests (debugfs)
  *   compat.h kernel-version shims (a leaf: knows nothing of this driver)
  */
 #ifndef _DRIVERS_BLOCK_LOOP_H
@@ -346,6 +347,31 @@ void loop_limits_for(struct loop_device *lo, struct file *file,
 		     unsigned int bs, struct loop_limits *l);
 int loop_apply_limits(struct request_queue *q, const struct loop_limits *l);
 void loop_withdraw_work_fn(struct work_struct *work);
+
+/* fault.c: with CONFIG_FAULT_INJECTION_DEBUG_FS, else nothing happens */
+#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
+void loop_fault_init(void);
+void loop_fault_exit(void);
+bool loop_fail_bounce(void);
+void loop_slow_dispatch(void);
+#else
+static inline void loop_fault_init(void)
+{
+}
+
+static inline void loop_fault_exit(void)
+{
+}
+
+static inline bool loop_fail_bounce(void)
+{
+	return false;
+}
+
+static inline void loop_slow_dispatch(void)
+{
+}
+#endif
 
 /* sysfs.c */
 int loop_sysfs_add(struct loop_device *lo);

@@ -585,9 +585,10 @@ static int __init loop_init(void)
 		return -EINVAL;
 	}
 
+	loop_fault_init();
 	err = loop_transfer_init();
 	if (err)
-		return err;
+		goto out_fault;
 
 	/*
 	 * Each entry point makes devices as soon as it is registered (an
@@ -623,6 +624,8 @@ out_blkdev:
 	loop_remove_all();
 out_transfer:
 	loop_transfer_exit();
+out_fault:
+	loop_fault_exit();
 	return err;
 }
 
@@ -632,6 +635,7 @@ static void __exit loop_exit(void)
 	misc_deregister(&loop_control_dev);
 	loop_remove_all();
 	loop_transfer_exit();
+	loop_fault_exit();
 }
 
 module_init(loop_init);

@@ -9,8 +9,6 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/cred.h>
-#include <linux/debugfs.h>
-#include <linux/fault-inject.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -269,45 +267,6 @@ bool loop_transfer_may_change(const struct loop_xfer *x)
  * Bounce memory (struct loop_bounce): a transfer never writes into the
  * caller's pages, nor reads the backing file's form into them.
  */
-#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
-/*
- * <debugfs>/loop/fail_bounce: make requests find no bounce memory of
- * their own and take the reserve, which nothing else can make happen
- * on purpose (see Documentation/fault-injection/).
- */
-static DECLARE_FAULT_ATTR(loop_fail_bounce);
-static struct dentry *loop_debugfs;
-
-static bool loop_bounce_should_fail(void)
-{
-	return should_fail(&loop_fail_bounce, 1);
-}
-
-static void __init loop_bounce_debugfs_init(void)
-{
-	loop_debugfs = debugfs_create_dir(LOOP_NAME, NULL);
-	fault_create_debugfs_attr("fail_bounce", loop_debugfs,
-				  &loop_fail_bounce);
-}
-
-static void loop_bounce_debugfs_exit(void)
-{
-	debugfs_remove_recursive(loop_debugfs);
-}
-#else
-static bool loop_bounce_should_fail(void)
-{
-	return false;
-}
-
-static void __init loop_bounce_debugfs_init(void)
-{
-}
-
-static void loop_bounce_debugfs_exit(void)
-{
-}
-#endif /* CONFIG_FAULT_INJECTION_DEBUG_FS */
 
 /* Fill @bv[0..@nr) with whole pages; returns how many it could get. */
 static unsigned int loop_bounce_fill(struct bio_vec *bv, unsigned int nr,
@@ -391,7 +350,7 @@ void loop_bounce_get(struct loop_device *lo, struct loop_cmd *cmd,
 
 	b->reserved = false;
 	b->bv = cmd->inline_bvec;
-	if (loop_bounce_should_fail())
+	if (loop_fail_bounce())
 		b->bv = NULL;
 	else if (nr > LOOP_INLINE_BVECS)
 		b->bv = kmalloc_array(nr, sizeof(*b->bv), gfp);
@@ -419,15 +378,10 @@ void loop_bounce_put(struct loop_device *lo, struct loop_cmd *cmd,
 
 int __init loop_transfer_init(void)
 {
-	int err = loop_register_transfer(&loop_xor_transfer);
-
-	if (!err)
-		loop_bounce_debugfs_init();
-	return err;
+	return loop_register_transfer(&loop_xor_transfer);
 }
 
 void loop_transfer_exit(void)
 {
-	loop_bounce_debugfs_exit();
 	loop_unregister_transfer(LO_CRYPT_XOR);
 }
