@@ -1155,9 +1155,10 @@ static blk_status_t loop_queue_rq(struct blk_mq_hw_ctx *hctx,
 	/*
 	 * Once handed off, the request may end at any moment, and with it
 	 * the queue's last reference, which is all that a freeze, and so
-	 * an unbind or change of backing file, waits for: until we return,
-	 * our own reference keeps the workers and the backing file, and
-	 * the file system's call, if it returns after the I/O ended.
+	 * an unbind or change of backing file, waits for.  Our own
+	 * reference keeps the workers and the backing file until we
+	 * return, for us and for a file system call that returns after
+	 * its I/O ended.
 	 */
 	percpu_ref_get(&hctx->queue->q_usage_counter);
 	if (!loop_try_nowait(lo, hq, cmd, rq))
