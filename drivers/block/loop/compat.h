@@ -53,6 +53,12 @@ static inline void compat_media_changed(struct gendisk *disk)
 	disk_force_media_change(disk);
 }
 
+/* A block device's page cache. */
+static inline struct address_space *compat_bdev_mapping(struct block_device *bdev)
+{
+	return bdev->bd_mapping;
+}
+
 #else /* Linux 6.1 */
 
 static inline unsigned int compat_open_mode(fmode_t mode, unsigned int write,
@@ -85,6 +91,11 @@ static inline int compat_prepare_to_claim(struct block_device *bdev,
 static inline void compat_media_changed(struct gendisk *disk)
 {
 	disk_force_media_change(disk, DISK_EVENT_MEDIA_CHANGE);
+}
+
+static inline struct address_space *compat_bdev_mapping(struct block_device *bdev)
+{
+	return bdev->bd_inode->i_mapping;
 }
 
 #endif /* LOOP_QUEUE_LIMITS_API */

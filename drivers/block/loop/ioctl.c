@@ -444,7 +444,7 @@ static int loop_set_status(struct loop_device *lo,
 			   const struct loop_info64 *info, bool old)
 {
 	struct request_queue *q = lo->disk->queue;
-	bool size_changed, keep, partscan = false;
+	bool size_changed, remap, keep, partscan = false;
 	struct loop_limits limits;
 	/* the new transfer, then the old one; none if the device keeps its */
 	struct loop_xfer xfer = {};
@@ -485,10 +485,9 @@ static int loop_set_status(struct loop_device *lo,
 	 * Data cached at the old offsets would be wrong at the new ones, and
 	 * data decoded by the old transfer wrong for the new one.
 	 */
-	if (size_changed || (!keep && (xfer.funcs || lo->xfer.funcs))) {
-		sync_blockdev(lo->disk->part0);
-		invalidate_bdev(lo->disk->part0);
-	}
+	remap = size_changed || (!keep && (xfer.funcs || lo->xfer.funcs));
+	if (remap)
+		loop_remap_writeback(lo);
 
 	noio = loop_freeze(lo);
 	if (!keep)
@@ -510,6 +509,8 @@ static int loop_set_status(struct loop_device *lo,
 	err = loop_apply_limits(q, &limits);
 	loop_update_dio(lo, lo->use_dio);
 	loop_unfreeze(lo, noio);
+	if (remap)
+		loop_remap_drop_cache(lo);
 	loop_transfer_release(&xfer);
 
 	if ((lo->flags & LO_FLAGS_PARTSCAN) && !(prev & LO_FLAGS_PARTSCAN)) {

@@ -50,6 +50,7 @@
 #include <linux/fs.h>
 #include <linux/kthread.h>
 #include <linux/mutex.h>
+#include <linux/pagemap.h>
 #include <linux/sched/mm.h>
 #include <linux/sizes.h>
 #include <linux/uio.h>
@@ -399,6 +400,30 @@ static inline void loop_unfreeze(struct loop_device *lo, unsigned int noio)
 {
 	blk_mq_unfreeze_queue(lo->disk->queue);
 	memalloc_noio_restore(noio);
+}
+
+/*
+ * A change of what the device's blocks hold (offset, size limit, transfer
+ * or key) is bracketed by these two.  Before the freeze, what is dirty in
+ * the device's page cache is written back under the mapping it was
+ * written for.  After it, the clean pages go, all of them: any may have
+ * been read under the old mapping, up to the freeze.  invalidate_bdev()
+ * would leave those that a reader is copying from at that moment, or that
+ * are still being read, for the next reader to find;
+ * invalidate_inode_pages2() waits for those being read and takes every
+ * clean page out from under its readers.  Dirty pages stay: they hold
+ * what was written, which no mapping changes.
+ */
+static inline void loop_remap_writeback(struct loop_device *lo)
+{
+	lockdep_assert_held(&lo->lock);
+	sync_blockdev(lo->disk->part0);
+}
+
+static inline void loop_remap_drop_cache(struct loop_device *lo)
+{
+	lockdep_assert_held(&lo->lock);
+	invalidate_inode_pages2(compat_bdev_mapping(lo->disk->part0));
 }
 
 /* The device behind a gendisk or a request queue. */

@@ -232,10 +232,11 @@ bool loop_transfer_unchanged(const struct loop_xfer *x,
  * For ->ioctl, which runs with the device's configuration locked but its
  * I/O going on, so that it can copy its argument in, allocate and key a
  * cipher without anything waiting for it.  Here the device's dirty pages
- * are written back and its page cache dropped (the old data encoded and
- * decoded them), then @priv is put in place with the device's I/O
- * quiesced: every request runs wholly with the old or wholly with the
- * new data.  Returns the old @st->priv, for the caller to free.
+ * are written back (the old data encoded them), @priv is put in place
+ * with the device's I/O quiesced, so that every request runs wholly with
+ * the old or wholly with the new data, and the page cache that the old
+ * data decoded is dropped.  Returns the old @st->priv, for the caller to
+ * free.
  */
 void *loop_transfer_swap_priv(struct loop_transfer_state *st, void *priv)
 {
@@ -244,11 +245,11 @@ void *loop_transfer_swap_priv(struct loop_transfer_state *st, void *priv)
 	unsigned int noio;
 
 	lockdep_assert_held(&lo->lock);
-	sync_blockdev(lo->disk->part0);
-	invalidate_bdev(lo->disk->part0);
+	loop_remap_writeback(lo);
 	noio = loop_freeze(lo);
 	swap(st->priv, priv);
 	loop_unfreeze(lo, noio);
+	loop_remap_drop_cache(lo);
 	return priv;
 }
 EXPORT_SYMBOL_GPL(loop_transfer_swap_priv);
