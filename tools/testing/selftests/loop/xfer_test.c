@@ -5,7 +5,9 @@
  * against an XOR computed here, for offsets, block sizes and direct I/O;
  * bad transfer settings are refused; status reports the transfer and shows
  * the key to CAP_SYS_ADMIN only; a keyed device belongs to its key's owner;
- * and switching keys under a running writer loses nothing.
+ * switching keys under a running writer loses nothing, and switching keys
+ * or offsets under a running reader leaves no page of the old mapping in
+ * the device's cache (offsets have no transfer, but the same mechanism).
  *
  * The 2.6 XOR format: device byte d is stored as
  * plain ^ key[(d % 512) % key_size].
@@ -663,6 +665,177 @@ TEST_F_TIMEOUT(xfer, switch_key_under_writer, 600)
 	}
 	ASSERT_EQ(0, bad_blocks);
 	ASSERT_LE(before, a_blocks);
+}
+
+/*
+ * Remap a device back and forth while a reader keeps dropping the
+ * device's page cache and reading the device through it: right after
+ * each switch, the device reads as the new mapping says.  A page that a
+ * read cached under the old mapping (its read under way at the write-back
+ * before the switch, or started after it) must not outlive the switch.
+ * Two mappings: the XOR key, and the offset (no transfer).
+ */
+#define SR_ROUNDS	500
+#define SR_SECONDS	15
+#define SR_CHUNK	(256 * 1024)
+
+struct cache_reader {
+	int fd;			/* buffered */
+	off_t len;		/* bytes read per pass */
+	int stop;
+	int err;		/* -errno of the first failure */
+	long passes;
+};
+
+static void *cache_reader_fn(void *arg)
+{
+	struct cache_reader *r = arg;
+	uint8_t *chunk = malloc(SR_CHUNK);
+	off_t pos;
+
+	if (!chunk) {
+		r->err = -ENOMEM;
+		return NULL;
+	}
+	while (!__atomic_load_n(&r->stop, __ATOMIC_SEQ_CST) && !r->err) {
+		posix_fadvise(r->fd, 0, 0, POSIX_FADV_DONTNEED);
+		for (pos = 0; pos < r->len && !r->err; pos += SR_CHUNK)
+			if (pread_full(r->fd, chunk, SR_CHUNK, pos) != SR_CHUNK)
+				r->err = -EIO;
+		r->passes++;
+	}
+	free(chunk);
+	return NULL;
+}
+
+/*
+ * A mapping to switch to and check against: @remap makes round @round's
+ * (0: the one the device starts with) and returns 0 or -errno; @mismatch
+ * returns the index of the first byte of @got (device bytes [@pos, @pos +
+ * @len)) that is not what round @round's mapping shows there, or -1.  The
+ * device is @size bytes.
+ */
+struct remap_kind {
+	ssize_t size;
+	int (*remap)(struct xdev *d, int round);
+	long long (*mismatch)(struct xdev *d, const uint8_t *got, size_t pos,
+			      size_t len, int round);
+};
+
+static void remap_under_reader(struct __test_metadata *_metadata,
+			       struct xdev *d, const struct remap_kind *k)
+{
+	struct cache_reader r = { .fd = -1, .len = k->size };
+	time_t end = time(NULL) + SR_SECONDS;
+	long long bad = -1, page;
+	pthread_t thread;
+	int round, err = 0;
+
+	ASSERT_EQ(FILE_SIZE, pread_full(d->bfd, d->raw, FILE_SIZE, 0));
+	ASSERT_EQ(0, k->remap(d, 0));
+	r.fd = loop_open(d->nr, O_RDONLY);
+	ASSERT_LE(0, r.fd);
+	ASSERT_EQ(0, pthread_create(&thread, NULL, cache_reader_fn, &r));
+	for (round = 1; round <= SR_ROUNDS && time(NULL) < end; round++) {
+		err = k->remap(d, round);
+		if (!err && pread_full(d->fd, d->buf, k->size, 0) != k->size)
+			err = -EIO;
+		if (err)
+			break;
+		bad = k->mismatch(d, d->buf, 0, k->size, round);
+		if (bad >= 0)
+			break;
+	}
+	__atomic_store_n(&r.stop, 1, __ATOMIC_SEQ_CST);
+	pthread_join(thread, NULL);
+	close(r.fd);
+	TH_LOG("%d switches, %ld passes of the reader beside them", round - 1,
+	       r.passes);
+	ASSERT_EQ(0, r.err) TH_LOG("reader: %s", strerror(-r.err));
+	ASSERT_EQ(0, err) TH_LOG("round %d: switch or read: %s", round,
+				 strerror(-err));
+	/* Is the first wrong page what the previous mapping showed? */
+	page = bad & ~4095LL;
+	ASSERT_EQ(-1, bad) TH_LOG("round %d: byte %lld reads as %s mapping shows",
+				  round, bad,
+				  k->mismatch(d, d->buf + page, page, 4096,
+					      round - 1) < 0 ?
+				  "the previous" : "no");
+	ASSERT_LT(10, round) TH_LOG("too few switches to tell");
+}
+
+/* Odd rounds: key B; even rounds: key A. */
+static int remap_key(struct xdev *d, int round)
+{
+	if (!round)
+		return configure(d->fd, d->bfd, LO_CRYPT_XOR, key_a,
+				 sizeof(key_a) - 1, 0, 0, 0);
+	if (round & 1)
+		return set_status_key(d->fd, LO_CRYPT_XOR, key_b, sizeof(key_b));
+	return set_status_key(d->fd, LO_CRYPT_XOR, key_a, sizeof(key_a) - 1);
+}
+
+static long long key_mismatch(struct xdev *d, const uint8_t *got, size_t pos,
+			      size_t len, int round)
+{
+	if (round & 1)
+		return xor_mismatch(d->raw + pos, got, pos, len, key_b,
+				    sizeof(key_b));
+	return xor_mismatch(d->raw + pos, got, pos, len, key_a,
+			    sizeof(key_a) - 1);
+}
+
+TEST_F_TIMEOUT(xfer, switch_key_under_reader, 300)
+{
+	static const struct remap_kind k = {
+		.size = FILE_SIZE,
+		.remap = remap_key,
+		.mismatch = key_mismatch,
+	};
+
+	remap_under_reader(_metadata, &self->d, &k);
+}
+
+/* Odd rounds: offset FILE_SIZE / 2; even rounds: 0.  Size FILE_SIZE / 2. */
+static int remap_offset(struct xdev *d, int round)
+{
+	struct loop_info64 info;
+	int err;
+
+	if (!round) {
+		err = configure(d->fd, d->bfd, LO_CRYPT_NONE, NULL, 0, 0, 0, 0);
+		if (err)
+			return err;
+	}
+	err = loop_get_status64(d->fd, &info);
+	if (err)
+		return err;
+	info.lo_offset = round & 1 ? FILE_SIZE / 2 : 0;
+	info.lo_sizelimit = FILE_SIZE / 2;
+	return ioctl(d->fd, LOOP_SET_STATUS64, &info) ? -errno : 0;
+}
+
+static long long offset_mismatch(struct xdev *d, const uint8_t *got,
+				 size_t pos, size_t len, int round)
+{
+	const uint8_t *want = d->raw + (round & 1 ? FILE_SIZE / 2 : 0) + pos;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (got[i] != want[i])
+			return i;
+	return -1;
+}
+
+TEST_F_TIMEOUT(xfer, switch_offset_under_reader, 300)
+{
+	static const struct remap_kind k = {
+		.size = FILE_SIZE / 2,
+		.remap = remap_offset,
+		.mismatch = offset_mismatch,
+	};
+
+	remap_under_reader(_metadata, &self->d, &k);
 }
 
 int main(int argc, char **argv)
