@@ -764,25 +764,30 @@ static void remap_under_reader(struct __test_metadata *_metadata,
 	ASSERT_LT(10, round) TH_LOG("too few switches to tell");
 }
 
-/* Odd rounds: key B; even rounds: key A. */
+/* Odd rounds: key B; even rounds: key A.  Its size into @size. */
+static const uint8_t *round_key(int round, size_t *size)
+{
+	*size = round & 1 ? sizeof(key_b) : sizeof(key_a) - 1;
+	return round & 1 ? key_b : key_a;
+}
+
 static int remap_key(struct xdev *d, int round)
 {
+	size_t size;
+	const uint8_t *key = round_key(round, &size);
+
 	if (!round)
-		return configure(d->fd, d->bfd, LO_CRYPT_XOR, key_a,
-				 sizeof(key_a) - 1, 0, 0, 0);
-	if (round & 1)
-		return set_status_key(d->fd, LO_CRYPT_XOR, key_b, sizeof(key_b));
-	return set_status_key(d->fd, LO_CRYPT_XOR, key_a, sizeof(key_a) - 1);
+		return configure(d->fd, d->bfd, LO_CRYPT_XOR, key, size, 0, 0, 0);
+	return set_status_key(d->fd, LO_CRYPT_XOR, key, size);
 }
 
 static long long key_mismatch(struct xdev *d, const uint8_t *got, size_t pos,
 			      size_t len, int round)
 {
-	if (round & 1)
-		return xor_mismatch(d->raw + pos, got, pos, len, key_b,
-				    sizeof(key_b));
-	return xor_mismatch(d->raw + pos, got, pos, len, key_a,
-			    sizeof(key_a) - 1);
+	size_t size;
+	const uint8_t *key = round_key(round, &size);
+
+	return xor_mismatch(d->raw + pos, got, pos, len, key, size);
 }
 
 TEST_F_TIMEOUT(xfer, switch_key_under_reader, 300)
