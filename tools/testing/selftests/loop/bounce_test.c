@@ -160,6 +160,38 @@ static bool contents_ok(struct bdev *b, int dfd, size_t from,
 }
 
 /*
+ * Our device, XOR in direct-I/O mode with block size @bs, over a loop
+ * device of that block size bound to the backing file (whose requests
+ * are our backing I/O).  Returns our device opened with O_DIRECT.
+ */
+static int xor_over_loop(struct __test_metadata *_metadata, struct bdev *b,
+			 unsigned int bs)
+{
+	struct loop_info64 info;
+	char dev[64];
+	int dfd;
+
+	b->lower_nr = ctl_add_any(b->ctl);
+	ASSERT_LE(0, b->lower_nr);
+	b->lower_fd = loop_open(b->lower_nr, O_RDWR);
+	ASSERT_LE(0, b->lower_fd);
+	ASSERT_EQ(0, configure(b->lower_fd, b->bfd, false, bs, 0));
+	ASSERT_EQ((long long)bs,
+		  sysfs_read_ll(b->lower_nr, "queue/logical_block_size"));
+
+	ASSERT_EQ(0, configure(b->fd, b->lower_fd, true, bs,
+			       LO_FLAGS_DIRECT_IO));
+	ASSERT_EQ(0, loop_get_status64(b->fd, &info));
+	ASSERT_TRUE(info.lo_flags & LO_FLAGS_DIRECT_IO)
+		TH_LOG("direct I/O not in effect on a disk of %u-byte blocks",
+		       bs);
+	loop_dev_path(dev, sizeof(dev), b->nr);
+	dfd = open(dev, O_RDWR | O_DIRECT | O_CLOEXEC);
+	ASSERT_LE(0, dfd);
+	return dfd;
+}
+
+/*
  * Direct I/O through a transfer to a disk with 4 KiB logical blocks (a
  * loop device of block size 4096 under ours), from buffers 512 bytes off
  * page alignment: each request's segments are 3584 + 4096 * k + 512
@@ -170,27 +202,9 @@ TEST_F_TIMEOUT(bounce, dio_on_4k_disk_unaligned_buffers, 300)
 	struct bdev *b = &self->b;
 	const size_t skews[] = { 512, 3584, 0 };
 	const size_t from = 64 * 1024, len = 3 * MIB;
-	struct loop_info64 info;
-	char dev[64], why[128];
+	char why[128];
 	size_t i;
-	int dfd;
-
-	b->lower_nr = ctl_add_any(b->ctl);
-	ASSERT_LE(0, b->lower_nr);
-	b->lower_fd = loop_open(b->lower_nr, O_RDWR);
-	ASSERT_LE(0, b->lower_fd);
-	ASSERT_EQ(0, configure(b->lower_fd, b->bfd, false, 4096, 0));
-	ASSERT_EQ(4096, sysfs_read_ll(b->lower_nr,
-				      "queue/logical_block_size"));
-
-	ASSERT_EQ(0, configure(b->fd, b->lower_fd, true, 4096,
-			       LO_FLAGS_DIRECT_IO));
-	ASSERT_EQ(0, loop_get_status64(b->fd, &info));
-	ASSERT_TRUE(info.lo_flags & LO_FLAGS_DIRECT_IO)
-		TH_LOG("direct I/O not in effect on a 4 KiB-block disk");
-	loop_dev_path(dev, sizeof(dev), b->nr);
-	dfd = open(dev, O_RDWR | O_DIRECT | O_CLOEXEC);
-	ASSERT_LE(0, dfd);
+	int dfd = xor_over_loop(_metadata, b, 4096);
 
 	for (i = 0; i < ARRAY_SIZE(skews); i++) {
 		uint8_t *out = b->buf + skews[i];
@@ -243,22 +257,11 @@ TEST_F_TIMEOUT(bounce, one_backing_io_per_chunk, 300)
 	};
 	struct bdev *b = &self->b;
 	long long ours[2], lower[2], chunks = 0;
+	int dir, dfd = xor_over_loop(_metadata, b, 512);
 	size_t i, at;
-	char dev[64];
-	int dir, dfd;
 
 	for (i = 0; i < ARRAY_SIZE(ios); i++)
 		chunks += (ios[i].len + CHUNK - 1) / CHUNK;
-	b->lower_nr = ctl_add_any(b->ctl);
-	ASSERT_LE(0, b->lower_nr);
-	b->lower_fd = loop_open(b->lower_nr, O_RDWR);
-	ASSERT_LE(0, b->lower_fd);
-	ASSERT_EQ(0, configure(b->lower_fd, b->bfd, false, 512, 0));
-	ASSERT_EQ(0, configure(b->fd, b->lower_fd, true, 512,
-			       LO_FLAGS_DIRECT_IO));
-	loop_dev_path(dev, sizeof(dev), b->nr);
-	dfd = open(dev, O_RDWR | O_DIRECT | O_CLOEXEC);
-	ASSERT_LE(0, dfd);
 	/* udev's probes of both devices are done before we count. */
 	udev_settle();
 
