@@ -41,6 +41,12 @@ static inline struct gendisk *compat_alloc_disk(struct blk_mq_tag_set *set,
 	return blk_mq_alloc_disk(set, &lim, queuedata);
 }
 
+/* The SRCU a blocking queue's dispatch holds: its tag set's since 6.2. */
+static inline struct srcu_struct *compat_dispatch_srcu(struct request_queue *q)
+{
+	return q->tag_set->srcu;
+}
+
 static inline int compat_prepare_to_claim(struct block_device *bdev,
 					  void *holder)
 {
@@ -80,6 +86,12 @@ static inline struct gendisk *compat_alloc_disk(struct blk_mq_tag_set *set,
 			blk_queue_flag_set(QUEUE_FLAG_NONROT, disk->queue);
 	}
 	return disk;
+}
+
+/* 6.1 keeps the SRCU of a blocking queue's dispatch in the queue. */
+static inline struct srcu_struct *compat_dispatch_srcu(struct request_queue *q)
+{
+	return q->srcu;
 }
 
 static inline int compat_prepare_to_claim(struct block_device *bdev,

@@ -180,7 +180,7 @@ struct loop_device {
 	struct gendisk		*disk;
 	struct blk_mq_tag_set	tag_set;
 #ifdef CONFIG_DEBUG_LOCK_ALLOC
-	struct lock_class_key	srcu_key;	/* see loop_srcu_own_class() */
+	struct lock_class_key	srcu_key;	/* see loop_srcu_class_create() */
 #endif
 
 	/* Protected by loop_index_lock (main.c): listed for lookups. */

@@ -286,12 +286,22 @@ const struct block_device_operations loop_fops = {
  * reports a cycle that cannot happen: a device only ever waits on the
  * devices below it.  So each device's SRCU gets a class of its own.
  */
-static void loop_srcu_own_class(struct loop_device *lo)
+static void loop_srcu_class_create(struct loop_device *lo)
 {
 #ifdef CONFIG_DEBUG_LOCK_ALLOC
 	lockdep_register_key(&lo->srcu_key);
-	lockdep_init_map(&lo->tag_set.srcu->dep_map, "loop set->srcu",
-			 &lo->srcu_key, 0);
+#endif
+}
+
+/*
+ * Once the queue exists: 6.1 keeps the SRCU there, not in the tag set.
+ * Nothing dispatches yet.
+ */
+static void loop_srcu_own_class(struct loop_device *lo)
+{
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	lockdep_init_map(&compat_dispatch_srcu(lo->disk->queue)->dep_map,
+			 "loop set->srcu", &lo->srcu_key, 0);
 #endif
 }
 
@@ -333,7 +343,7 @@ static int loop_init_tag_set(struct loop_device *lo)
 	set->driver_data = lo;
 	err = blk_mq_alloc_tag_set(set);
 	if (!err)
-		loop_srcu_own_class(lo);
+		loop_srcu_class_create(lo);
 	return err;
 }
 
@@ -397,6 +407,7 @@ static int loop_add(int idx)
 		goto out_free_tags;
 	}
 	lo->disk = disk;
+	loop_srcu_own_class(lo);
 
 	/*
 	 * Without max_part, partitions are scanned only for devices bound
