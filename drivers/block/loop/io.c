@@ -1063,6 +1063,32 @@ static void loop_nowait_write_result(struct loop_hw_queue *hq, bool again)
 }
 
 /*
+ * For lockdep, the backing file system runs outside our dispatch's SRCU,
+ * as it does in a worker; the SRCU is still held.  Held, lockdep sees it
+ * taken before every lock of the backing file system, one class each for
+ * all file systems of a type: ext4's i_data_sem (read for a cold extent)
+ * ties it to ext4 on this very device, whose block allocation submits to
+ * us with an inode's i_data_sem held, and a freeze and quiesce of our
+ * queue (io.max set for the first time, a scheduler change) closes a
+ * cycle.  There is none between the locks themselves: a device's backing
+ * file is never on a file system that the device itself carries.
+ */
+static void loop_lockdep_leave_dispatch(struct request_queue *q)
+{
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	lock_map_release(&compat_dispatch_srcu(q)->dep_map);
+#endif
+}
+
+/* As srcu_read_lock() tells it (6.1 does not check its SRCU: harmless). */
+static void loop_lockdep_reenter_dispatch(struct request_queue *q)
+{
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	lock_map_acquire_read(&compat_dispatch_srcu(q)->dep_map);
+#endif
+}
+
+/*
  * Try @rq with IOCB_NOWAIT, in the submitter's context.  True if it is
  * taken care of (completed, or its completion will come); false if it
  * must go to a worker, as if never tried.
@@ -1103,7 +1129,9 @@ static bool loop_try_nowait(struct loop_device *lo, struct loop_hw_queue *hq,
 	bio_list = current->bio_list;
 	current->bio_list = NULL;
 	noio = memalloc_noio_save();
+	loop_lockdep_leave_dispatch(rq->q);
 	ret = loop_aio_call(lo, cmd, &iter, write);
+	loop_lockdep_reenter_dispatch(rq->q);
 	if (lo->xfer.funcs && ret >= (long)blk_rq_bytes(rq))
 		ret = loop_transform_in_place(lo, rq) ?: ret;
 	memalloc_noio_restore(noio);
