@@ -1080,7 +1080,11 @@ static void loop_lockdep_leave_dispatch(struct request_queue *q)
 #endif
 }
 
-/* As srcu_read_lock() tells it (6.1 does not check its SRCU: harmless). */
+/*
+ * As srcu_read_lock() tells it on 6.12.  6.1 takes the SRCU unchecked,
+ * and its synchronize_srcu() takes no lockdep map: checked from here on,
+ * it can be in no cycle.
+ */
 static void loop_lockdep_reenter_dispatch(struct request_queue *q)
 {
 #ifdef CONFIG_DEBUG_LOCK_ALLOC
