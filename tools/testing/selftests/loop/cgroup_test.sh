@@ -34,11 +34,8 @@ disk=
 
 cleanup() {
 	[[ -n $dev ]] && losetup -d "$dev" 2>/dev/null
-	if [[ -n $cg && -d $cg ]]; then
-		echo "$disk wbps=max" >"$cg/io.max" 2>/dev/null
-		rmdir "$cg"
-	fi
-	[[ -n $cgroup2_mounted_here ]] && umount "$cgroup2_mounted_here"
+	[[ -n $cg && -d $cg ]] && echo "$disk wbps=max" >"$cg/io.max" 2>/dev/null
+	cgroup2_release "$cg"
 	settle
 	rm -rf "$work"
 }

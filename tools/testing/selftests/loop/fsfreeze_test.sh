@@ -41,8 +41,7 @@ cleanup() {
 	[[ -n $dev ]] && losetup -d "$dev"
 	mountpoint -q "$work/mnt" && umount "$work/mnt"
 	[[ -n $lower ]] && losetup -d "$lower"
-	[[ -n $cg && -d $cg ]] && rmdir "$cg"
-	[[ -n $cgroup2_mounted_here ]] && umount "$cgroup2_mounted_here"
+	cgroup2_release "$cg"
 	settle
 	rm -rf "$work"
 }

@@ -39,8 +39,7 @@ cleanup() {
 		mountpoint -q "${mnts[i]}" && umount "${mnts[i]}"
 		losetup -d "${devs[i]}" 2>/dev/null
 	done
-	[[ -n $cg && -d $cg ]] && rmdir "$cg"
-	[[ -n $cgroup2_mounted_here ]] && umount "$cgroup2_mounted_here"
+	cgroup2_release "$cg"
 	settle
 	rm -rf "$work"
 }

@@ -32,12 +32,8 @@ files=4
 mib=4
 
 cleanup() {
-	mountpoint -q "$work/mnt" && umount "$work/mnt"
-	[[ -n $dev ]] && losetup -d "$dev"
-	[[ -n $cg && -d $cg ]] && rmdir "$cg"
-	[[ -n $cgroup2_mounted_here ]] && umount "$cgroup2_mounted_here"
-	settle
-	rm -rf "$work"
+	cgroup2_release "$cg"
+	release_all "$work/mnt" "$work" "$dev"
 }
 
 setup() {

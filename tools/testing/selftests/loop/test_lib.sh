@@ -84,7 +84,7 @@ skip_step() {
 
 # cgroup2_find DIR: set cgroup2_dir to where cgroup v2 is mounted,
 # mounting it on DIR (created) if it is not; then cgroup2_mounted_here
-# names DIR, for the caller's cleanup to unmount.
+# names DIR, for the caller's cleanup to unmount (cgroup2_release).
 cgroup2_dir=
 cgroup2_mounted_here=
 cgroup2_find() {
@@ -94,6 +94,14 @@ cgroup2_find() {
 		cgroup2_mounted_here=$1
 		cgroup2_dir=$1
 	fi
+}
+
+# cgroup2_release [CGROUP]: for a cleanup, the test's CGROUP (if it was
+# made) removed, and cgroup2 unmounted if cgroup2_find mounted it.
+cgroup2_release() {
+	[[ -n ${1:-} && -d $1 ]] && rmdir "$1"
+	[[ -n $cgroup2_mounted_here ]] && umount "$cgroup2_mounted_here"
+	cgroup2_mounted_here=
 }
 
 # pattern FILE MIB SALT: MIB MiB of random bytes, the same for the same
