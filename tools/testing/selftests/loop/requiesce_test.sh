@@ -37,6 +37,11 @@ cleanup() {
 }
 
 setup() {
+	local i
+
+	for ((i = 0; i < files; i++)); do
+		pattern "$work/p$i" "$mib" "$i" || return 1
+	done
 	mkfs.ext4 -q -F "$work/fs.img" 128M || return 1
 	# Written back and its inode evicted: the bind finds it cold.
 	drop_caches
@@ -62,7 +67,6 @@ write_files() {
 	local i
 
 	for ((i = 0; i < files; i++)); do
-		pattern "$work/p$i" "$mib" "$i" || return 1
 		dd if="$work/p$i" of="$work/mnt/f$i" bs=1M conv=fsync status=none ||
 			return 1
 	done
