@@ -28,10 +28,16 @@ echo "# seed $seed (LOOP_TEST_SEED=$seed repeats this run)"
 work=$(mktemp -d "$(test_dir)/requiesce.XXXXXX") || exit 1
 dev=
 cg=
+# The scheduler file and the scheduler to put back, while it is changed.
+sched_file=
+sched_was=
 files=4
 mib=4
 
 cleanup() {
+	# A step that failed midway leaves no scheduler on the device for
+	# the tests after this one.
+	[[ -n $sched_file ]] && echo "$sched_was" >"$sched_file"
 	cgroup2_release "$cg"
 	release_all "$work/mnt" "$work" "$dev"
 }
@@ -99,10 +105,12 @@ switch_scheduler() {
 		skip_step "no mq-deadline in $(cat "$f")"
 		return
 	fi
+	sched_file=$f sched_was=$was
 	echo mq-deadline >"$f" || return 1
 	expect_eq "scheduler of $dev" mq-deadline "$(current_sched "$f")" || return 1
 	write_files || return 1
 	echo "$was" >"$f" || return 1
+	sched_file=
 	expect_eq "scheduler of $dev" "$was" "$(current_sched "$f")"
 }
 
