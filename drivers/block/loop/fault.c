@@ -7,6 +7,7 @@
 #include <linux/debugfs.h>
 #include <linux/delay.h>
 #include <linux/fault-inject.h>
+#include <linux/uio.h>
 
 #include "loop.h"
 
@@ -24,6 +25,17 @@ static DECLARE_FAULT_ATTR(loop_fail_bounce_attr);
 static DECLARE_FAULT_ATTR(loop_slow_dispatch_attr);
 #define LOOP_SLOW_DISPATCH_MS	250
 
+/*
+ * slow_aio_return: a direct I/O that the backing file system handed off
+ * (-EIOCBQUEUED) comes back to us this long after, by when it has
+ * completed, and first goes back over the iterator's table as NFS does
+ * on its way out (iov_iter_revert() after the hand-off).  KASAN reports
+ * it if the completion ended the request, and freed that table, before
+ * the call had returned.
+ */
+static DECLARE_FAULT_ATTR(loop_slow_aio_return_attr);
+#define LOOP_SLOW_AIO_RETURN_MS	50
+
 static struct dentry *loop_debugfs;
 
 bool loop_fail_bounce(void)
@@ -37,6 +49,14 @@ void loop_slow_dispatch(void)
 		msleep(LOOP_SLOW_DISPATCH_MS);
 }
 
+void loop_slow_aio_return(struct iov_iter *iter, size_t consumed)
+{
+	if (!should_fail(&loop_slow_aio_return_attr, 1))
+		return;
+	msleep(LOOP_SLOW_AIO_RETURN_MS);
+	iov_iter_revert(iter, consumed);
+}
+
 void __init loop_fault_init(void)
 {
 	loop_debugfs = debugfs_create_dir(LOOP_NAME, NULL);
@@ -44,6 +64,8 @@ void __init loop_fault_init(void)
 				  &loop_fail_bounce_attr);
 	fault_create_debugfs_attr("slow_dispatch", loop_debugfs,
 				  &loop_slow_dispatch_attr);
+	fault_create_debugfs_attr("slow_aio_return", loop_debugfs,
+				  &loop_slow_aio_return_attr);
 }
 
 void loop_fault_exit(void)

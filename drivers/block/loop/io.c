@@ -555,8 +555,14 @@ static void loop_aio_put(struct loop_cmd *cmd)
 static long loop_aio_call(struct loop_device *lo, struct loop_cmd *cmd,
 			  struct iov_iter *iter, bool write)
 {
+	size_t count = iov_iter_count(iter);
+	long ret;
+
 	atomic_set(&cmd->aio_parties, 2);
-	return loop_call_iter(lo->backing, &cmd->iocb, iter, write);
+	ret = loop_call_iter(lo->backing, &cmd->iocb, iter, write);
+	if (ret == -EIOCBQUEUED)
+		loop_slow_aio_return(iter, count - iov_iter_count(iter));
+	return ret;
 }
 
 static void loop_aio_complete(struct kiocb *iocb, long ret)

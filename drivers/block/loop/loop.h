@@ -355,6 +355,7 @@ void loop_fault_init(void);
 void loop_fault_exit(void);
 bool loop_fail_bounce(void);
 void loop_slow_dispatch(void);
+void loop_slow_aio_return(struct iov_iter *iter, size_t consumed);
 #else
 static inline void loop_fault_init(void)
 {
@@ -370,6 +371,11 @@ static inline bool loop_fail_bounce(void)
 }
 
 static inline void loop_slow_dispatch(void)
+{
+}
+
+static inline void loop_slow_aio_return(struct iov_iter *iter,
+					size_t consumed)
 {
 }
 #endif
