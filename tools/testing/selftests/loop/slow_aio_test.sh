@@ -26,42 +26,24 @@
 dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$dir/test_lib.sh"
 
-knob=/sys/kernel/debug/loop/slow_aio_return
 seed=${LOOP_TEST_SEED:-$RANDOM$RANDOM}
 # More than the run can hold: what is left says how many were held.
 times=100000
 mib=8
 
-if [[ ! -d $knob ]]; then
-	echo "1..1"
-	echo "ok 1 slow aio return # SKIP no $knob (a kernel without fault injection, or not our module)"
-	exit 0
-fi
-
+fault_attr_or_skip slow_aio_return "slow aio return"
 echo "# seed $seed (LOOP_TEST_SEED=$seed repeats this run)"
 work=$(mktemp -d "$(test_dir)/slowaio.XXXXXX") || exit 1
 dev=
 
-knob_off() {
-	echo 0 >"$knob/probability"
-	echo 0 >"$knob/times"
-}
-
 cleanup() {
-	knob_off
+	fault_attr_off slow_aio_return
 	release_all "" "$work" "$dev"
 }
 
-knob_on() {
-	echo 0 >"$knob/verbose" &&
-		echo 0 >"$knob/interval" &&
-		echo "$times" >"$knob/times" &&
-		echo 100 >"$knob/probability"
-}
-
-# Calls held since knob_on.
+# Calls held since the attribute was turned on.
 held() {
-	echo $((times - $(cat "$knob/times")))
+	echo $((times - $(cat /sys/kernel/debug/loop/slow_aio_return/times)))
 }
 
 setup() {
@@ -72,7 +54,7 @@ setup() {
 		return 1
 	# The binding's own reads (udev's probes) are not held.
 	settle
-	knob_on
+	fault_attr_on slow_aio_return "$times"
 }
 
 # Buffered writes to the device: its page cache is written back in
@@ -96,7 +78,7 @@ read_direct() {
 }
 
 detach() {
-	knob_off
+	fault_attr_off slow_aio_return
 	losetup -d "$dev" && dev=
 }
 

@@ -22,32 +22,21 @@
 dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$dir/test_lib.sh"
 
-knob=/sys/kernel/debug/loop/slow_dispatch
 rounds=${LOOP_TEST_ROUNDS:-10}
 seed=${LOOP_TEST_SEED:-$RANDOM$RANDOM}
 vm=/proc/sys/vm
 saved_expire=$(cat $vm/dirty_expire_centisecs)
 saved_writeback=$(cat $vm/dirty_writeback_centisecs)
 
-if [[ ! -d $knob ]]; then
-	echo "1..1"
-	echo "ok 1 slow dispatch # SKIP no $knob (a kernel without fault injection, or not our module)"
-	exit 0
-fi
-
+fault_attr_or_skip slow_dispatch "slow dispatch"
 echo "# seed $seed (LOOP_TEST_SEED=$seed repeats this run)"
 work=$(mktemp -d "$(test_dir)/slowdisp.XXXXXX") || exit 1
 img=$work/img
 data=$work/data
 dev=
 
-knob_off() {
-	echo 0 >"$knob/probability"
-	echo 0 >"$knob/times"
-}
-
 cleanup() {
-	knob_off
+	fault_attr_off slow_dispatch
 	echo "$saved_expire" >$vm/dirty_expire_centisecs
 	echo "$saved_writeback" >$vm/dirty_writeback_centisecs
 	exec 3>&-
@@ -76,8 +65,7 @@ round() {
 	expect_eq "loop/dio of $dev" 1 "$(cat "/sys/block/${dev#/dev/}/loop/dio")" ||
 		return 1
 	exec 3<>"$dev"
-	echo 100 >"$knob/probability"
-	echo -1 >"$knob/times"
+	fault_attr_on slow_dispatch -1
 	dd if="$data" bs=1M status=none >&3 || fail "write to $dev" || return 1
 	losetup -d "$dev" || fail "losetup -d $dev" || return 1
 	# udev's probes done: ours is the last close, not theirs
@@ -86,7 +74,7 @@ round() {
 	exec 3>&-
 	wait_for 30 unbound || fail "$dev still bound 30 s after its last close" ||
 		return 1
-	knob_off
+	fault_attr_off slow_dispatch
 	dev=
 	cmp -n $bytes "$data" "$img" || fail "backing file differs from data written"
 }
@@ -100,13 +88,11 @@ flusher_rounds() {
 }
 
 setup() {
-	echo 0 >"$knob/verbose" &&
-		echo 0 >"$knob/interval" &&
-		echo 1 >$vm/dirty_expire_centisecs &&
+	echo 1 >$vm/dirty_expire_centisecs &&
 		echo 5 >$vm/dirty_writeback_centisecs
 }
 
 plan 2
-step "slow_dispatch knob and a fast flusher" setup
+step "a fast flusher" setup
 step "flusher's dispatch outlives the unbind, data whole" flusher_rounds
 tap_status

@@ -104,6 +104,34 @@ cgroup2_release() {
 	cgroup2_mounted_here=
 }
 
+# The module's fault attributes, <debugfs>/loop/NAME (fault.c; kernels
+# with CONFIG_FAULT_INJECTION_DEBUG_FS only).
+# fault_attr_or_skip NAME WHAT: exit with a single SKIP line for WHAT
+# unless attribute NAME exists.
+fault_attr_or_skip() {
+	[[ -d /sys/kernel/debug/loop/$1 ]] && return 0
+	echo "1..1"
+	echo "ok 1 $2 # SKIP no /sys/kernel/debug/loop/$1 (a kernel without fault injection, or not our module)"
+	exit 0
+}
+
+# fault_attr_on NAME TIMES: fire on every call, TIMES times (-1: no end),
+# silently.
+fault_attr_on() {
+	local a=/sys/kernel/debug/loop/$1
+
+	echo 0 >"$a/verbose" && echo 0 >"$a/interval" &&
+		echo "$2" >"$a/times" && echo 100 >"$a/probability"
+}
+
+# fault_attr_off NAME
+fault_attr_off() {
+	local a=/sys/kernel/debug/loop/$1
+
+	[[ -d $a ]] || return 0
+	echo 0 >"$a/probability" && echo 0 >"$a/times"
+}
+
 # pattern FILE MIB SALT: MIB MiB of random bytes, the same for the same
 # $seed (the test's, printed) and SALT.
 # shellcheck disable=SC2154 # seed: the test's own
