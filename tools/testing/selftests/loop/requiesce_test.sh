@@ -98,20 +98,20 @@ current_sched() {
 }
 
 switch_scheduler() {
-	local f=/sys/block/${dev#/dev/}/queue/scheduler was
+	local f=/sys/block/${dev#/dev/}/queue/scheduler
 
-	was=$(current_sched "$f")
+	sched_was=$(current_sched "$f")
 	if ! grep -qw mq-deadline "$f"; then
 		skip_step "no mq-deadline in $(cat "$f")"
 		return
 	fi
-	sched_file=$f sched_was=$was
+	sched_file=$f
 	echo mq-deadline >"$f" || return 1
 	expect_eq "scheduler of $dev" mq-deadline "$(current_sched "$f")" || return 1
 	write_files || return 1
-	echo "$was" >"$f" || return 1
+	echo "$sched_was" >"$f" || return 1
 	sched_file=
-	expect_eq "scheduler of $dev" "$was" "$(current_sched "$f")"
+	expect_eq "scheduler of $dev" "$sched_was" "$(current_sched "$f")"
 }
 
 detach() {

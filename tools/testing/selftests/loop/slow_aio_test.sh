@@ -43,7 +43,7 @@ cleanup() {
 
 # Calls held since the attribute was turned on.
 held() {
-	echo $((times - $(cat /sys/kernel/debug/loop/slow_aio_return/times)))
+	echo $((times - $(cat "$fault_attrs/slow_aio_return/times")))
 }
 
 setup() {

@@ -104,21 +104,22 @@ cgroup2_release() {
 	cgroup2_mounted_here=
 }
 
-# The module's fault attributes, <debugfs>/loop/NAME (fault.c; kernels
+# The module's fault attributes, $fault_attrs/NAME (fault.c; kernels
 # with CONFIG_FAULT_INJECTION_DEBUG_FS only).
+fault_attrs=/sys/kernel/debug/loop
 # fault_attr_or_skip NAME WHAT: exit with a single SKIP line for WHAT
 # unless attribute NAME exists.
 fault_attr_or_skip() {
-	[[ -d /sys/kernel/debug/loop/$1 ]] && return 0
+	[[ -d $fault_attrs/$1 ]] && return 0
 	echo "1..1"
-	echo "ok 1 $2 # SKIP no /sys/kernel/debug/loop/$1 (a kernel without fault injection, or not our module)"
+	echo "ok 1 $2 # SKIP no $fault_attrs/$1 (a kernel without fault injection, or not our module)"
 	exit 0
 }
 
 # fault_attr_on NAME TIMES: fire on every call, TIMES times (-1: no end),
 # silently.
 fault_attr_on() {
-	local a=/sys/kernel/debug/loop/$1
+	local a=$fault_attrs/$1
 
 	echo 0 >"$a/verbose" && echo 0 >"$a/interval" &&
 		echo "$2" >"$a/times" && echo 100 >"$a/probability"
@@ -126,7 +127,7 @@ fault_attr_on() {
 
 # fault_attr_off NAME
 fault_attr_off() {
-	local a=/sys/kernel/debug/loop/$1
+	local a=$fault_attrs/$1
 
 	[[ -d $a ]] || return 0
 	echo 0 >"$a/probability" && echo 0 >"$a/times"
@@ -215,6 +216,15 @@ none_backed_by() {
 }
 
 # ---- Tests that unload, reload or install loop modules ----
+
+# Exit with a single SKIP line for test NAME if loop is built into the
+# kernel (no initstate): it cannot be unloaded.  skip_if_loop_builtin NAME
+skip_if_loop_builtin() {
+	[[ -e /sys/module/loop && ! -e /sys/module/loop/initstate ]] || return 0
+	echo "1..1"
+	echo "ok 1 $1 # SKIP loop is built into the kernel"
+	exit 0
+}
 
 # Exit with a single SKIP line unless this run tests our module in the
 # test VM.  skip_unless_ours_in_vm NAME WHY-NOT-STOCK WHY-ONLY-IN-VM
