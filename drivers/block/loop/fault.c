@@ -7,6 +7,7 @@
 #include <linux/debugfs.h>
 #include <linux/delay.h>
 #include <linux/fault-inject.h>
+#include <linux/moduleparam.h>
 #include <linux/uio.h>
 
 #include "loop.h"
@@ -36,6 +37,24 @@ static DECLARE_FAULT_ATTR(loop_slow_dispatch_attr);
 static DECLARE_FAULT_ATTR(loop_slow_aio_return_attr);
 #define LOOP_SLOW_AIO_RETURN_MS	50
 
+/*
+ * slow_init: loop_init() pauses this long after making each of its entry
+ * points live (the block major, then /dev/loop-control), so that a test
+ * can open device nodes and the control device, and add devices, while
+ * the module is still loading.  The attribute must be set before init
+ * runs, so it is a module parameter, read at load in the format of the
+ * kernel's fail*= boot options: <interval>,<probability>,<space>,<times>.
+ * Its state is in debugfs afterwards like the others' ("times" counts
+ * the pauses left).
+ */
+static DECLARE_FAULT_ATTR(loop_slow_init_attr);
+#define LOOP_SLOW_INIT_MS	3000
+static char loop_slow_init_param[32];
+module_param_string(slow_init, loop_slow_init_param,
+		    sizeof(loop_slow_init_param), 0444);
+MODULE_PARM_DESC(slow_init,
+		 "Fault injection, for the tests: pause the load after making each entry point live (<interval>,<probability>,<space>,<times>)");
+
 static struct dentry *loop_debugfs;
 
 bool loop_fail_bounce(void)
@@ -57,8 +76,22 @@ void loop_slow_aio_return(struct iov_iter *iter, size_t consumed)
 	iov_iter_revert(iter, consumed);
 }
 
-void __init loop_fault_init(void)
+void __init loop_slow_init(void)
 {
+	if (should_fail(&loop_slow_init_attr, 1))
+		msleep(LOOP_SLOW_INIT_MS);
+}
+
+/* -EINVAL, and nothing made, if slow_init= does not parse. */
+int __init loop_fault_init(void)
+{
+	if (loop_slow_init_param[0]) {
+		if (!setup_fault_attr(&loop_slow_init_attr,
+				      loop_slow_init_param))
+			return -EINVAL;
+		/* A pause is no failure: one line each, no stack. */
+		loop_slow_init_attr.verbose = 1;
+	}
 	loop_debugfs = debugfs_create_dir(LOOP_NAME, NULL);
 	fault_create_debugfs_attr("fail_bounce", loop_debugfs,
 				  &loop_fail_bounce_attr);
@@ -66,6 +99,9 @@ void __init loop_fault_init(void)
 				  &loop_slow_dispatch_attr);
 	fault_create_debugfs_attr("slow_aio_return", loop_debugfs,
 				  &loop_slow_aio_return_attr);
+	fault_create_debugfs_attr("slow_init", loop_debugfs,
+				  &loop_slow_init_attr);
+	return 0;
 }
 
 void loop_fault_exit(void)

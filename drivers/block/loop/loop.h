@@ -351,14 +351,16 @@ void loop_withdraw_work_fn(struct work_struct *work);
 
 /* fault.c: with CONFIG_FAULT_INJECTION_DEBUG_FS, else nothing happens */
 #ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
-void loop_fault_init(void);
+int loop_fault_init(void);
 void loop_fault_exit(void);
+void loop_slow_init(void);
 bool loop_fail_bounce(void);
 void loop_slow_dispatch(void);
 void loop_slow_aio_return(struct iov_iter *iter, size_t consumed);
 #else
-static inline void loop_fault_init(void)
+static inline int loop_fault_init(void)
 {
+	return 0;
 }
 
 static inline void loop_fault_exit(void)
@@ -371,6 +373,10 @@ static inline bool loop_fail_bounce(void)
 }
 
 static inline void loop_slow_dispatch(void)
+{
+}
+
+static inline void loop_slow_init(void)
 {
 }
 

@@ -596,7 +596,9 @@ static int __init loop_init(void)
 		return -EINVAL;
 	}
 
-	loop_fault_init();
+	err = loop_fault_init();
+	if (err)
+		return err;
 	err = loop_transfer_init();
 	if (err)
 		goto out_fault;
@@ -616,10 +618,12 @@ static int __init loop_init(void)
 		goto out_transfer;
 	if (!LOOP_FIXED_MAJOR)
 		loop_major = err;
+	loop_slow_init();
 
 	err = misc_register(&loop_control_dev);
 	if (err)
 		goto out_blkdev;
+	loop_slow_init();
 
 	for (i = 0; i < max_loop; i++) {
 		err = loop_add(i);
