@@ -625,9 +625,13 @@ static int __init loop_init(void)
 		goto out_blkdev;
 	loop_slow_init();
 
+	/*
+	 * Users may have made some of these already, through either entry
+	 * point: a device that exists is what we are here to make.
+	 */
 	for (i = 0; i < max_loop; i++) {
 		err = loop_add(i);
-		if (err < 0)
+		if (err < 0 && err != -EEXIST)
 			pr_warn("cannot create loop%d: %d\n", i, err);
 	}
 
