@@ -79,6 +79,26 @@ unload_unused_module() {
 	[[ ! -e /sys/block/loop0 ]] || fail "/sys/block/loop0 still exists"
 }
 
+# Every parameter out of its documented range fails the load (EINVAL)
+# and leaves nothing.  The stock driver (--stock) refuses only what the
+# minor numbers cannot hold, and has no nr_queues, nr_workers or
+# hw_queue_depth: it is held to the first two only.
+bad_params_refused() {
+	local args
+
+	for args in max_part=256 max_loop=1048577; do
+		refused_load "$args" || return 1
+	done
+	[[ $LOOP_STOCK == 1 ]] && return 0
+	for args in max_loop=-1 max_loop=4k max_part=-1 \
+		"max_part=255 max_loop=4097" nr_queues=-1 nr_queues=257 \
+		nr_workers=0 nr_workers=65 hw_queue_depth=0 \
+		hw_queue_depth=10241; do
+		# shellcheck disable=SC2086 # two parameters in one
+		refused_load $args || return 1
+	done
+}
+
 load_max_loop_4() {
 	local i
 
@@ -217,8 +237,9 @@ skip_if_loop_builtin module_reload
 loaded || modprobe loop || exit 1
 work=$(mktemp -d "$(test_dir)/module_reload.XXXXXX") || exit 1
 
-plan 12
+plan 13
 step unload_unused_module unload_unused_module
+step bad_params_refused bad_params_refused
 step load_max_loop_4 load_max_loop_4
 step open_beyond_max_loop_fails open_beyond_max_loop_fails
 step bound_module_refuses_unload bound_module_refuses_unload

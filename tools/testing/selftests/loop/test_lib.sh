@@ -275,6 +275,29 @@ unload() {
 	return 1
 }
 
+# refused_load ARG...: "modprobe loop ARG..." must fail as a bad
+# parameter does (EINVAL: kmod says "Invalid parameters" or "Invalid
+# argument") and leave nothing behind: no module, control device, block
+# major or device.  loop must be unloaded before.
+refused_load() {
+	local err
+
+	if err=$(modprobe loop "$@" 2>&1); then
+		fail "modprobe loop $* succeeded"
+		unload
+		return 1
+	fi
+	[[ $err == *Invalid* ]] || fail "modprobe loop $*: $err" || return 1
+	[[ ! -e /sys/module/loop ]] ||
+		fail "/sys/module/loop exists after modprobe loop $*" || return 1
+	[[ ! -e /sys/class/misc/loop-control ]] ||
+		fail "loop-control exists after modprobe loop $*" || return 1
+	[[ -z $(awk '$2 == "loop"' /proc/devices) ]] ||
+		fail "loop's block major is registered after modprobe loop $*" ||
+		return 1
+	[[ ! -e /sys/block/loop0 ]] || fail "loop0 exists after modprobe loop $*"
+}
+
 # The running kernel's own loop module, as modinfo names it.
 stock_path() {
 	ls /lib/modules/"$(uname -r)"/kernel/drivers/block/loop.ko* 2>/dev/null |
