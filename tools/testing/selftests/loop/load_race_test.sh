@@ -27,7 +27,8 @@
 # devices the load makes (max_loop) all exist, though users made some
 # first, and the load logged no failure to make one; both pauses
 # happened.  With the old order, the first pause's users made devices
-# of major 0, which the block layer refuses with a WARN.
+# of major 0, which the block layer refuses with a WARN.  A slow_init=
+# that does not parse fails the load and leaves nothing.
 # Data is random from a printed seed.
 #
 # Environment: LOOP_TEST_SEED, LOOP_TEST_ROUNDS (default 6),
@@ -272,6 +273,8 @@ slow_rounds() {
 		skip_step "the module has no slow_init (no fault injection)"
 		return 0
 	fi
+	unload || fail "cannot unload loop" || return 1
+	refused_load slow_init=1,100 || return 1
 	for ((r = 0; r < slow_rounds; r++)); do
 		slow_round "$r"
 		rc=$?
