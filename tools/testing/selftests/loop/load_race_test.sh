@@ -121,18 +121,17 @@ users_done() {
 }
 
 round() {
-	local j modprobe_pid
+	local j
 
 	unload || fail "cannot unload loop" || return 1
 	pids=()
 	for ((j = 0; j < users; j++)); do
 		start_user "$j"
 	done
-	# Its status is not checked: vm-run's install rule makes modprobe
-	# a plain insmod, which fails (EEXIST) when another load won.
-	modprobe loop 2>/dev/null &
-	modprobe_pid=$!
-	wait "$modprobe_pid"
+	# Beside the users, who run in the background.  Its status is not
+	# checked: vm-run's install rule makes modprobe a plain insmod,
+	# which fails (EEXIST) when another load won.
+	modprobe loop 2>/dev/null
 	users_done
 }
 
