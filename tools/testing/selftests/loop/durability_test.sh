@@ -33,6 +33,7 @@ work=$(mktemp -d "$(test_dir)/durability.XXXXXX") || exit 1
 fs=$work/backing	# the backing ext4, on /dev/ram0
 inner=$work/inner	# ext4 on the loop device
 stretch_mib=4
+ncpu=$(nproc)	# one writer, and one stretch of the device, per CPU
 dev=
 brd_loaded=
 vm=/proc/sys/vm
@@ -115,12 +116,17 @@ queues_of_cpus() {
 	done
 }
 
+# snapshot_stretch CPU: CPU's writer's stretch of $work/raw.snap.
+snapshot_stretch() {
+	dd if="$work/raw.snap" bs=64k skip=$(($1 * stretch_mib * 16)) \
+		count=$((stretch_mib * 16)) status=none
+}
+
 # Writes completed on every queue are not durable before a flush.
 queue_writes() {
-	local mode=$1 cpu pids=() ncpu nq
+	local mode=$1 cpu pids=() nq
 
-	bind "$fs/raw-$mode.img" $((stretch_mib * 8)) "$mode" || return 1
-	ncpu=$(nproc)
+	bind "$fs/raw-$mode.img" $((stretch_mib * ncpu)) "$mode" || return 1
 	nq=$(find /sys/block/"${dev#/dev/}"/mq -mindepth 1 -maxdepth 1 | wc -l)
 	# the kernel's driver (the reference peer, --stock) has one queue
 	((ncpu < 2 || nq >= 2 || LOOP_STOCK == 1)) ||
@@ -140,9 +146,7 @@ queue_writes() {
 	[[ -e $work/raw.snap ]] || fail "raw-$mode.img is not in the snapshot" ||
 		return 1
 	for ((cpu = 0; cpu < ncpu; cpu++)); do
-		if cmp -s <(dd if="$work/raw.snap" bs=64k \
-			skip=$((cpu * stretch_mib * 16)) count=$((stretch_mib * 16)) \
-			status=none) "$work/p$cpu"; then
+		if cmp -s <(snapshot_stretch "$cpu") "$work/p$cpu"; then
 			fail "CPU $cpu's writes durable before any flush: the test cannot tell"
 			return 1
 		fi
@@ -157,10 +161,8 @@ flush_makes_durable() {
 	snapshot "raw-$mode.img" "$work/raw.snap" || return 1
 	[[ -e $work/raw.snap ]] || fail "raw-$mode.img is not in the snapshot" ||
 		return 1
-	for ((cpu = 0; cpu < $(nproc); cpu++)); do
-		cmp <(dd if="$work/raw.snap" bs=64k \
-			skip=$((cpu * stretch_mib * 16)) count=$((stretch_mib * 16)) \
-			status=none) "$work/p$cpu" ||
+	for ((cpu = 0; cpu < ncpu; cpu++)); do
+		cmp <(snapshot_stretch "$cpu") "$work/p$cpu" ||
 			fail "CPU $cpu's writes not durable after the flush" || return 1
 	done
 	unbind
