@@ -759,16 +759,60 @@ static void loop_charge_end(struct loop_charge *c)
 #define LOOP_BESIDE_PROBE	256
 
 /*
+ * When each CPU last dispatched a request to any loop device of ours, in
+ * jiffies: written by dispatches (once a jiffy at most, so that the line
+ * is not bounced at every request), read for the CPU beside.
+ */
+static DEFINE_PER_CPU(unsigned long, loop_dispatched_at);
+
+static void loop_note_dispatch(void)
+{
+	unsigned long now = jiffies;
+
+	if (this_cpu_read(loop_dispatched_at) != now)
+		this_cpu_write(loop_dispatched_at, now);
+}
+
+/*
+ * Does @cpu run a submitter of its own: did it dispatch within the last
+ * jiffy or two?  A CPU that never did reads 0, in the past by the
+ * unsigned difference except for two jiffies at the counter's wrap,
+ * which at worst leaves a busy queue counted idle until the next probe.
+ */
+static bool loop_cpu_submitting(int cpu)
+{
+	return jiffies - READ_ONCE(per_cpu(loop_dispatched_at, cpu)) <= 1;
+}
+
+/* Where a busy queue's work goes: the next CPU online after this one. */
+static int loop_cpu_beside(void)
+{
+	int cpu = cpumask_next(raw_smp_processor_id(), cpu_online_mask);
+
+	return cpu < nr_cpu_ids ? cpu : cpumask_first(cpu_online_mask);
+}
+
+/*
  * Called once per request dispatched: decide whether @hq's work goes
  * beside the submitter now.  The verdict is kept in @hq->beside for the
  * NOWAIT attempt and the wake-ups that follow (loop_queue_busy()).
+ *
+ * A second request dispatched while the first went beside is the
+ * submitter getting ahead, as a probe is meant to let it: it has more to
+ * submit, the queue is busy.  Unless the CPU beside dispatches too (a
+ * submitter on each CPU): the two queues' work would only change CPUs,
+ * each then taking turns with the other's submitter.
  */
 static void loop_dispatch_beside(struct loop_hw_queue *hq)
 {
 	unsigned int credit = READ_ONCE(hq->beside_credit);
+	int inflight = atomic_read(&hq->inflight);
 	bool beside = true;
 
-	if (atomic_read(&hq->inflight) > LOOP_BUSY_INFLIGHT)
+	loop_note_dispatch();
+	if (inflight > LOOP_BUSY_INFLIGHT ||
+	    (inflight > 1 && READ_ONCE(hq->beside) &&
+	     !loop_cpu_submitting(loop_cpu_beside())))
 		WRITE_ONCE(hq->beside_credit, LOOP_BESIDE_CREDIT);
 	else if (credit)
 		WRITE_ONCE(hq->beside_credit, credit - 1);
@@ -781,14 +825,6 @@ static void loop_dispatch_beside(struct loop_hw_queue *hq)
 static bool loop_queue_busy(struct loop_hw_queue *hq)
 {
 	return READ_ONCE(hq->beside);
-}
-
-/* Where a busy queue's work goes: the next CPU online after this one. */
-static int loop_cpu_beside(void)
-{
-	int cpu = cpumask_next(raw_smp_processor_id(), cpu_online_mask);
-
-	return cpu < nr_cpu_ids ? cpu : cpumask_first(cpu_online_mask);
 }
 
 /*
