@@ -334,6 +334,18 @@ detach_uevent() {
 	expect_eq "sysfs size" 0 "$(cat "/sys/block/$n/size")"
 }
 
+# partitions_whole NAME: so far in the record, each of NAME's partitions
+# 1 to 3 was added once more than it was removed
+partitions_whole() {
+	local i so_far
+
+	so_far=$(events "$mon_log" "$mon_start" -)
+	for i in 1 2 3; do
+		(($(grep -Ecx "add $1p$i" <<<"$so_far") ==
+		  $(grep -Ecx "remove $1p$i" <<<"$so_far") + 1)) || return 1
+	done
+}
+
 partscan_uevents() {
 	local next n i adds removes
 
@@ -343,6 +355,12 @@ partscan_uevents() {
 	n=${dev#/dev/}
 	wait_for 10 test -e "/sys/block/$n/${n}p3" ||
 		fail "${n}p3 missing in sysfs" || return 1
+	# Not inside udev's rescan (below), whose removes may come through
+	# before the end marker and its adds after it.
+	settle
+	wait_for 10 partitions_whole "$n" ||
+		fail "${n}p1..p3 not each added once more than removed" ||
+		return 1
 	record_stop "$dev" || return 1
 	expect_events "change of $n" 1 99 "change $n( .*)?" || return 1
 	# One scan by the driver.  udev may scan once more (BLKRRPART when
