@@ -334,20 +334,30 @@ detach_uevent() {
 	expect_eq "sysfs size" 0 "$(cat "/sys/block/$n/size")"
 }
 
-# partitions_whole NAME: so far in the record, each of NAME's partitions
-# 1 to 3 was added once more than it was removed
-partitions_whole() {
-	local i so_far
+# partition_uevents_ok NAME EVENTS: in EVENTS (one a line, as events()
+# prints them) each of NAME's partitions 1 to 3 was added once, or twice
+# with a remove between (udev's rescan, below); if not, says which.
+partition_uevents_ok() {
+	local i adds removes
 
-	so_far=$(events "$mon_log" "$mon_start" -)
 	for i in 1 2 3; do
-		(($(grep -Ecx "add $1p$i" <<<"$so_far") ==
-		  $(grep -Ecx "remove $1p$i" <<<"$so_far") + 1)) || return 1
+		adds=$(grep -Ecx "add $1p$i" <<<"$2")
+		removes=$(grep -Ecx "remove $1p$i" <<<"$2")
+		((adds >= 1 && adds <= 2 && removes == adds - 1)) || {
+			echo "$1p$i: $adds add and $removes remove uevents"
+			return 1
+		}
 	done
 }
 
+# partitions_whole NAME: so far, the record passes partition_uevents_ok
+partitions_whole() {
+	partition_uevents_ok "$1" "$(events "$mon_log" "$mon_start" -)" \
+		>/dev/null
+}
+
 partscan_uevents() {
-	local next n i adds removes
+	local next n i why
 
 	next=$(losetup -f) || return 1
 	record_start partscan "$next" || return 1
@@ -359,20 +369,14 @@ partscan_uevents() {
 	# before the end marker and its adds after it.
 	settle
 	wait_for 10 partitions_whole "$n" ||
-		fail "${n}p1..p3 not each added once more than removed" ||
+		fail "${n}p1..p3: uevents not whole within 10 s" ||
 		return 1
 	record_stop "$dev" || return 1
 	expect_events "change of $n" 1 99 "change $n( .*)?" || return 1
 	# One scan by the driver.  udev may scan once more (BLKRRPART when
 	# losetup closes its writable fd, if its inotify watch on the node is
 	# already set): each partition is then removed and added again.
-	for i in 1 2 3; do
-		adds=$(grep -Ecx "add ${n}p$i" "$ev")
-		removes=$(grep -Ecx "remove ${n}p$i" "$ev")
-		((adds >= 1 && adds <= 2 && removes == adds - 1)) ||
-			fail "${n}p$i: $adds add and $removes remove uevents" ||
-			return 1
-	done
+	why=$(partition_uevents_ok "$n" "$(<"$ev")") || fail "$why" || return 1
 	expect_events "adds" 3 6 "add .*" || return 1
 	expect_events "removes" 0 3 "remove .*" || return 1
 	settle
