@@ -37,6 +37,7 @@
 
 #include "loop_util.h"
 #include "loop_harness.h"
+#include "stress_util.h"
 
 #define MIB		(1024 * 1024)
 #define DEV_SIZE	(4 * MIB)	/* device size in the detach test */
@@ -54,48 +55,6 @@
 #define TEST_TIMEOUT	300		/* seconds, for the harness */
 
 static const char hung_task_knob[] = "/proc/sys/kernel/hung_task_timeout_secs";
-
-/* Tiny deterministic PRNG: a seed replays a run's choices. */
-static uint32_t rnd(uint32_t *state)
-{
-	uint32_t x = *state;
-
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return *state = x ?: 0x9e3779b9;
-}
-
-/* Uniform enough in [0, n). */
-static uint32_t rnd_below(uint32_t *state, uint32_t n)
-{
-	return n ? rnd(state) % n : 0;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-static long env_long(const char *name, long def)
-{
-	const char *s = getenv(name);
-
-	return s && *s ? strtol(s, NULL, 0) : def;
-}
-
-static bool stop_requested(const int *stop)
-{
-	return __atomic_load_n(stop, __ATOMIC_ACQUIRE);
-}
-
-static void request_stop(int *stop)
-{
-	__atomic_store_n(stop, 1, __ATOMIC_RELEASE);
-}
 
 /* One seed for every test of a run, picked before the harness forks. */
 static uint32_t run_seed;
