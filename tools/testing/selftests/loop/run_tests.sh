@@ -17,7 +17,7 @@
 dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 c_tests=(abi_test ioctl_test data_test xfer_test hostile_status_test
 	hostile_bind_test hostile_ctl_test hostile_blk_test xfer_status_test
-	detach_stress_test ioctl_fuzz_test bounce_test)
+	detach_stress_test ioctl_fuzz_test bounce_test deep_queue_test)
 # Built only where gcc can target 32-bit x86 (gcc-multilib).
 if [[ -x $dir/compat32_test ]]; then
 	c_tests+=(compat32_test)
