@@ -40,6 +40,7 @@
 #include <linux/falloc.h>
 #include <linux/highmem.h>
 #include <linux/memcontrol.h>
+#include <linux/sched/clock.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/task_stack.h>
 #include <linux/slab.h>
@@ -883,6 +884,45 @@ static bool loop_worker_take(struct loop_worker *w, struct list_head *batch)
 }
 
 /*
+ * How long a worker beside a busy queue's submitter waits for its next
+ * request before it ends.  A submitter keeping a queue full submits one
+ * request per completion it reaps, a few microseconds apart; had the
+ * worker ended meanwhile, the submitter would queue it again, and pay
+ * for the work item's queueing and the wake-up of this CPU at each
+ * request, on the CPU that is the pipeline's limit.
+ */
+#define LOOP_LINGER_NS		(50 * NSEC_PER_USEC)
+
+/*
+ * @w's list is empty: wait up to LOOP_LINGER_NS for a request, with
+ * @w->polling set so that the request's submitter does not queue @w.
+ * Returns whether one came; if not, @w->polling is clear, and a request
+ * added after that queues @w again.  Not where a submitter runs on this
+ * CPU too (one per CPU): waiting would take its time.
+ */
+static bool loop_worker_linger(struct loop_worker *w)
+{
+	u64 until = local_clock() + LOOP_LINGER_NS;
+	bool more;
+
+	if (!loop_cpu_submitting(raw_smp_processor_id())) {
+		spin_lock_irq(&w->lock);
+		w->polling = true;
+		spin_unlock_irq(&w->lock);
+		while (list_empty(&w->cmds) && !need_resched() &&
+		       local_clock() < until)
+			cpu_relax();
+	}
+	/* Set by an earlier call or this one: cleared only with none left. */
+	spin_lock_irq(&w->lock);
+	more = !list_empty(&w->cmds);
+	if (!more)
+		w->polling = false;
+	spin_unlock_irq(&w->lock);
+	return more;
+}
+
+/*
  * Either of a worker's work items: run the requests queued to it,
  * until there are none.  It takes them a batch at a time
  * (loop_worker_take()) and submits each batch under a plug, so that the
@@ -910,8 +950,11 @@ static void loop_worker_run(struct loop_worker *w, bool local)
 	noio = memalloc_noio_save();
 	for (;;) {
 		parallel = loop_worker_take(w, &batch);
-		if (list_empty(&batch))
+		if (list_empty(&batch)) {
+			if (!local && !parallel && loop_worker_linger(w))
+				continue;
 			break;
+		}
 		cmd = list_first_entry(&batch, struct loop_cmd, node);
 		hq = blk_mq_rq_from_pdu(cmd)->mq_hctx->driver_data;
 		blk_start_plug(&plug);
@@ -927,7 +970,7 @@ static void loop_worker_run(struct loop_worker *w, bool local)
 		 * (unless two CPUs share the work: loop_wake_worker()).
 		 */
 		if (local && !parallel && loop_queue_busy(hq)) {
-			if (!list_empty(&w->cmds))
+			if (!list_empty(&w->cmds) && !READ_ONCE(w->polling))
 				queue_work_on(loop_cpu_beside(), w->wq,
 					      &w->work_beside);
 			break;
@@ -1279,6 +1322,9 @@ static void loop_commit_rqs(struct blk_mq_hw_ctx *hctx)
 static void loop_wake_worker(struct loop_workers *ws,
 			     struct blk_mq_hw_ctx *hctx, struct loop_worker *w)
 {
+	/* Pairs with loop_worker_linger() through @w->lock. */
+	if (READ_ONCE(w->polling))
+		return;
 	if (!loop_queue_busy(hctx->driver_data)) {
 		queue_work_on(raw_smp_processor_id(), ws->wq, &w->work);
 		return;

@@ -127,8 +127,15 @@ struct loop_worker {
 	struct work_struct	work;
 	struct work_struct	work_beside;
 	struct workqueue_struct	*wq;		/* the binding's */
-	spinlock_t		lock;		/* protects cmds */
+	spinlock_t		lock;		/* protects cmds, polling */
 	struct list_head	cmds;		/* loop_cmd.node */
+	/*
+	 * @work_beside is running and will look at @cmds again before it
+	 * ends (loop_worker_linger()): whoever adds a request needs not
+	 * queue it.  Set and cleared under @lock; read without it after
+	 * adding to @cmds under it.
+	 */
+	bool			polling;
 } ____cacheline_aligned_in_smp;
 
 /*
