@@ -933,6 +933,7 @@ static bool loop_worker_linger(struct loop_worker *w)
 static void loop_worker_run(struct loop_worker *w, bool local)
 {
 	struct loop_hw_queue *hq = NULL;
+	struct loop_device *lo = NULL;
 	unsigned long pflags = current->flags;
 	struct loop_cmd *cmd, *next;
 	struct blk_plug plug;
@@ -951,12 +952,20 @@ static void loop_worker_run(struct loop_worker *w, bool local)
 	for (;;) {
 		parallel = loop_worker_take(w, &batch);
 		if (list_empty(&batch)) {
-			if (!local && !parallel && loop_worker_linger(w))
+			/*
+			 * Not for a transfer's work, which both work items
+			 * share (loop_work_parallel()): while this one
+			 * lingers, loop_wake_worker() queues neither, and the
+			 * work would be left to one CPU.
+			 */
+			if (!local && lo && !loop_work_parallel(lo) &&
+			    loop_worker_linger(w))
 				continue;
 			break;
 		}
 		cmd = list_first_entry(&batch, struct loop_cmd, node);
 		hq = blk_mq_rq_from_pdu(cmd)->mq_hctx->driver_data;
+		lo = blk_mq_rq_from_pdu(cmd)->q->queuedata;
 		blk_start_plug(&plug);
 		list_for_each_entry_safe(cmd, next, &batch, node) {
 			list_del_init(&cmd->node);

@@ -131,7 +131,7 @@ struct loop_worker {
 	struct list_head	cmds;		/* loop_cmd.node */
 	/*
 	 * @work_beside is running and will look at @cmds again before it
-	 * ends (loop_worker_linger()): whoever adds a request needs not
+	 * ends (loop_worker_linger()): whoever adds a request need not
 	 * queue it.  Set and cleared under @lock; read without it after
 	 * adding to @cmds under it.
 	 */
