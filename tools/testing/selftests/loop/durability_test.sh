@@ -23,6 +23,10 @@
 #    when it completed.
 # Backing files are sparse: what the backing file system allocates on
 # the way must be durable too.
+#
+# Environment: LOOP_TEST_SEED; LOOP_DURABILITY_MODES, the direct-I/O
+# modes to run ("off on", the default; make check's debug kernel runs
+# "on" alone, for time).
 
 dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$dir/test_lib.sh"
@@ -33,6 +37,7 @@ work=$(mktemp -d "$(test_dir)/durability.XXXXXX") || exit 1
 fs=$work/backing	# the backing ext4, on /dev/ram0
 inner=$work/inner	# ext4 on the loop device
 stretch_mib=4
+read -r -a modes <<<"${LOOP_DURABILITY_MODES:-off on}"
 ncpu=$(nproc)	# one writer, and one stretch of the device, per CPU
 dev=
 brd_loaded=
@@ -209,9 +214,15 @@ fsync_makes_durable() {
 	umount "$inner" && unbind
 }
 
-plan 9
+for mode in "${modes[@]}"; do
+	[[ $mode == on || $mode == off ]] || {
+		echo "durability_test: LOOP_DURABILITY_MODES: '$mode' is not on or off" >&2
+		exit 1
+	}
+done
+plan $((1 + 4 * ${#modes[@]}))
 step "brd, ext4 on it, writeback held off" setup
-for mode in off on; do
+for mode in "${modes[@]}"; do
 	step "dio=$mode: writes done on every queue, not yet durable" \
 		queue_writes "$mode"
 	step "dio=$mode: one flush makes them all durable" \
