@@ -251,13 +251,13 @@ static const struct {
  * Wait until nobody else moves data on loopN: its stat unchanged for
  * 300 ms, within 10 s.  udev probes a device after a bind, and after a
  * writer closes it (its inotify watch): such reads may land in a count.
+ * The caller settles udev first.
  */
 static void wait_device_idle(int nr)
 {
 	char was[512] = "", now[512];
 	int quiet = 0, i;
 
-	udev_settle();
 	for (i = 0; i < 100 && quiet < 3; i++) {
 		if (sysfs_read_str(nr, "stat", now, sizeof(now)))
 			return;
@@ -278,6 +278,7 @@ static int chunk_phase(struct __test_metadata *_metadata, struct bdev *b,
 	long long o0, l0;
 	size_t i, at;
 
+	udev_settle();
 	wait_device_idle(b->nr);
 	wait_device_idle(b->lower_nr);
 	o0 = requests_done(b->nr, dir);
