@@ -38,6 +38,7 @@
  *   loop_bounce_reserve.lock      held by a worker for one request's
  *                                 backing-file I/O; under no other lock
  *                                 of ours, and takes none
+ *   loop_bounce_reserve.spare_lock  a leaf spinlock, process context
  *
  * Never the other way round: in particular nothing takes open_mutex or
  * loop_index_lock with lo->lock held (partition rescans and the final
@@ -277,6 +278,14 @@ struct loop_bounce {
 struct loop_bounce_reserve {
 	struct mutex		lock;		/* held by the request using bv */
 	struct bio_vec		bv[LOOP_BOUNCE_PAGES];
+	/*
+	 * Pages that requests gave back, for the next ones: Debian's kernels
+	 * (init_on_alloc=1) zero every page allocated, which cost a quarter
+	 * of all CPU time in writes through XOR.  At most one chunk's worth.
+	 */
+	spinlock_t		spare_lock;	/* spare[], nr_spare */
+	unsigned int		nr_spare;
+	struct page		*spare[LOOP_BOUNCE_PAGES];
 };
 
 /*

@@ -269,27 +269,58 @@ bool loop_transfer_may_change(const struct loop_xfer *x)
  * caller's pages, nor reads the backing file's form into them.
  */
 
-/* Fill @bv[0..@nr) with whole pages; returns how many it could get. */
-static unsigned int loop_bounce_fill(struct bio_vec *bv, unsigned int nr,
-				     gfp_t gfp)
+/* Fill @bv[@i..@nr) with new pages; returns how many it then holds. */
+static unsigned int loop_bounce_alloc(struct bio_vec *bv, unsigned int i,
+				      unsigned int nr, gfp_t gfp)
 {
-	unsigned int i;
+	for (; i < nr; i++) {
+		struct page *page = alloc_page(gfp);
 
-	for (i = 0; i < nr; i++) {
-		bv[i].bv_page = alloc_page(gfp);
-		if (!bv[i].bv_page)
+		if (!page)
 			break;
-		bv[i].bv_len = PAGE_SIZE;
-		bv[i].bv_offset = 0;
+		bvec_set_page(&bv[i], page, PAGE_SIZE, 0);
 	}
 	return i;
 }
 
 /* Free the pages of @bv[0..@nr). */
-static void loop_bounce_drain(struct bio_vec *bv, unsigned int nr)
+static void loop_bounce_free_pages(struct bio_vec *bv, unsigned int nr)
 {
 	while (nr--)
 		__free_page(bv[nr].bv_page);
+}
+
+/*
+ * Fill @bv[0..@nr) with whole pages, spare ones first; returns how many it
+ * could get.  Whatever a spare page holds is overwritten before it is
+ * used: a write transforms into it what it then writes, a read fills it
+ * from the file (zeroes beyond the file's end) before transforming out of
+ * it, and nothing past the chunk's length goes anywhere.
+ */
+static unsigned int loop_bounce_fill(struct loop_bounce_reserve *r,
+				     struct bio_vec *bv, unsigned int nr,
+				     gfp_t gfp)
+{
+	unsigned int i = 0;
+
+	spin_lock(&r->spare_lock);
+	while (i < nr && r->nr_spare) {
+		bvec_set_page(&bv[i], r->spare[--r->nr_spare], PAGE_SIZE, 0);
+		i++;
+	}
+	spin_unlock(&r->spare_lock);
+	return loop_bounce_alloc(bv, i, nr, gfp);
+}
+
+/* Give back the pages of @bv[0..@nr): to the spares while there is room. */
+static void loop_bounce_drain(struct loop_bounce_reserve *r,
+			      struct bio_vec *bv, unsigned int nr)
+{
+	spin_lock(&r->spare_lock);
+	while (nr && r->nr_spare < ARRAY_SIZE(r->spare))
+		r->spare[r->nr_spare++] = bv[--nr].bv_page;
+	spin_unlock(&r->spare_lock);
+	loop_bounce_free_pages(bv, nr);
 }
 
 int loop_bounce_reserve_create(struct loop_device *lo)
@@ -303,13 +334,14 @@ int loop_bounce_reserve_create(struct loop_device *lo)
 	r = kzalloc(sizeof(*r), GFP_KERNEL);
 	if (!r)
 		return -ENOMEM;
-	got = loop_bounce_fill(r->bv, LOOP_BOUNCE_PAGES, GFP_KERNEL);
+	got = loop_bounce_alloc(r->bv, 0, LOOP_BOUNCE_PAGES, GFP_KERNEL);
 	if (got < LOOP_BOUNCE_PAGES) {
-		loop_bounce_drain(r->bv, got);
+		loop_bounce_free_pages(r->bv, got);
 		kfree(r);
 		return -ENOMEM;
 	}
 	mutex_init(&r->lock);
+	spin_lock_init(&r->spare_lock);
 	lo->bounce_reserve = r;
 	return 0;
 }
@@ -321,16 +353,19 @@ void loop_bounce_reserve_destroy(struct loop_device *lo)
 
 	if (!r)
 		return;
-	loop_bounce_drain(r->bv, LOOP_BOUNCE_PAGES);
+	loop_bounce_free_pages(r->bv, LOOP_BOUNCE_PAGES);
+	while (r->nr_spare)
+		__free_page(r->spare[--r->nr_spare]);
 	mutex_destroy(&r->lock);
 	kfree(r);
 	lo->bounce_reserve = NULL;
 }
 
-/* Free what a loop_bounce holds of its own (its first @b->nr pages). */
-static void loop_bounce_free(struct loop_cmd *cmd, struct loop_bounce *b)
+/* Give back what a loop_bounce holds of its own (its first @b->nr pages). */
+static void loop_bounce_free(struct loop_device *lo, struct loop_cmd *cmd,
+			     struct loop_bounce *b)
 {
-	loop_bounce_drain(b->bv, b->nr);
+	loop_bounce_drain(lo->bounce_reserve, b->bv, b->nr);
 	if (b->bv != cmd->inline_bvec)
 		kfree(b->bv);
 }
@@ -356,10 +391,10 @@ void loop_bounce_get(struct loop_device *lo, struct loop_cmd *cmd,
 	else if (nr > LOOP_INLINE_BVECS)
 		b->bv = kmalloc_array(nr, sizeof(*b->bv), gfp);
 	if (b->bv) {
-		b->nr = loop_bounce_fill(b->bv, nr, gfp);
+		b->nr = loop_bounce_fill(r, b->bv, nr, gfp);
 		if (b->nr == nr)
 			return;
-		loop_bounce_free(cmd, b);
+		loop_bounce_free(lo, cmd, b);
 	}
 
 	mutex_lock(&r->lock);
@@ -374,7 +409,7 @@ void loop_bounce_put(struct loop_device *lo, struct loop_cmd *cmd,
 	if (b->reserved)
 		mutex_unlock(&lo->bounce_reserve->lock);
 	else
-		loop_bounce_free(cmd, b);
+		loop_bounce_free(lo, cmd, b);
 }
 
 int __init loop_transfer_init(void)
