@@ -13,10 +13,14 @@
  *    our backing I/O;
  *  - requests larger than one chunk, so chunk boundaries fall inside
  *    segments;
+ *  - several writers at once, the pages one request gives back serving
+ *    the next;
  *  - every request taking the device's reserve, as when memory is short,
  *    from several writers at once: forced with the module's fail_bounce
  *    fault attribute where the kernel has fault injection (the debug
- *    kernel of make check), skipped elsewhere.
+ *    kernel of make check), skipped elsewhere;
+ *  - pages given back and reused never show what they held: reads past
+ *    the end of a truncated file read zeroes' decoding.
  *
  * The stock driver has no transfers: with LOOP_STOCK=1 everything skips.
  */
@@ -422,20 +426,70 @@ static long long get_times(void)
 }
 
 /*
+ * NR_WRITERS threads write a slice each through @b's device (opened with
+ * O_DIRECT as @dfd), in requests of sizes up to 512 KiB, i.e. two chunks;
+ * then the whole range must be in the backing file and read back exactly.
+ */
+static void write_concurrently(struct __test_metadata *_metadata,
+			       struct bdev *b, int dfd)
+{
+	const size_t slice = MIB, from = MIB;
+	struct writer w[NR_WRITERS];
+	pthread_t tid[NR_WRITERS];
+	char why[128];
+	int i;
+
+	for (i = 0; i < NR_WRITERS; i++) {
+		w[i].fd = dfd;
+		w[i].at = from + i * slice;
+		w[i].len = slice;
+		w[i].buf = b->buf + i * slice;
+		w[i].err = 0;
+		pattern_fill(w[i].buf, slice, DATA_SEED, w[i].at);
+		ASSERT_EQ(0, pthread_create(&tid[i], NULL, writer_fn, &w[i]));
+	}
+	for (i = 0; i < NR_WRITERS; i++)
+		pthread_join(tid[i], NULL);
+	for (i = 0; i < NR_WRITERS; i++) {
+		int err = w[i].err;
+
+		EXPECT_EQ(0, err) TH_LOG("writer %d: %s", i, strerror(err));
+	}
+	EXPECT_TRUE(contents_ok(b, dfd, from, from + NR_WRITERS * slice,
+				0, why, sizeof(why)))
+		TH_LOG("%s", why);
+}
+
+/*
+ * Bounce pages that requests give back serve the next ones: several
+ * writers at once, each request's pages its own while it runs.
+ */
+TEST_F_TIMEOUT(bounce, concurrent_writers, 300)
+{
+	struct bdev *b = &self->b;
+	char dev[64];
+	int dfd;
+
+	ASSERT_EQ(0, configure(b->fd, b->bfd, true, 512, 0));
+	loop_dev_path(dev, sizeof(dev), b->nr);
+	dfd = open(dev, O_RDWR | O_DIRECT | O_CLOEXEC);
+	ASSERT_LE(0, dfd);
+	write_concurrently(_metadata, b, dfd);
+	close(dfd);
+}
+
+/*
  * Every request finds no bounce memory of its own and takes the reserve,
- * one request at a time, while NR_WRITERS threads write (O_DIRECT, with
- * requests up to 512 KiB, i.e. two chunks) and the data must still land
- * and read back exactly.  The attribute's countdown shows it fired.
+ * one request at a time, while the writers of write_concurrently() run
+ * (the reads that check them as well).  The attribute's countdown shows
+ * it fired.
  */
 TEST_F_TIMEOUT(bounce, reserve_under_concurrent_writers, 300)
 {
 	struct bdev *b = &self->b;
-	const size_t slice = MIB, from = MIB;
-	struct writer w[NR_WRITERS];
-	pthread_t tid[NR_WRITERS];
-	char dev[64], why[128], times[32];
+	char dev[64], times[32];
 	long long left;
-	int i, dfd;
+	int dfd;
 
 	if (access(FAIL_BOUNCE, F_OK))
 		SKIP(return, "no %s (a kernel without fault injection)",
@@ -451,32 +505,59 @@ TEST_F_TIMEOUT(bounce, reserve_under_concurrent_writers, 300)
 	ASSERT_EQ(0, put_attr("interval", "1"));
 	ASSERT_EQ(0, put_attr("times", times));
 	ASSERT_EQ(0, put_attr("probability", "100"));
-
-	for (i = 0; i < NR_WRITERS; i++) {
-		w[i].fd = dfd;
-		w[i].at = from + i * slice;
-		w[i].len = slice;
-		w[i].buf = b->buf + i * slice;
-		w[i].err = 0;
-		pattern_fill(w[i].buf, slice, DATA_SEED, w[i].at);
-		ASSERT_EQ(0, pthread_create(&tid[i], NULL, writer_fn, &w[i]));
-	}
-	for (i = 0; i < NR_WRITERS; i++)
-		pthread_join(tid[i], NULL);
-	/* Reads through the reserve too, then no more injection. */
-	EXPECT_TRUE(contents_ok(b, dfd, from, from + NR_WRITERS * slice,
-				0, why, sizeof(why)))
-		TH_LOG("%s", why);
+	write_concurrently(_metadata, b, dfd);
 	left = get_times();
 	put_attr("probability", "0");
 	put_attr("times", "1");
-	for (i = 0; i < NR_WRITERS; i++) {
-		int err = w[i].err;
-
-		EXPECT_EQ(0, err) TH_LOG("writer %d: %s", i, strerror(err));
-	}
 	EXPECT_LT(left, FAIL_TIMES) TH_LOG("fail_bounce never fired");
 	EXPECT_LE(0, left);
+	close(dfd);
+}
+
+/*
+ * Bounce pages go back to the device holding what they held.  In direct-
+ * I/O mode every read goes through them; one that reaches past the end of
+ * the file (truncated under the device, which keeps its size) must read
+ * the decoding of zeroes there, the key itself, and never what an earlier
+ * request left in its pages: each round first writes through the device,
+ * so that the pages hold the encoding of DATA_SEED's pattern.
+ */
+TEST_F_TIMEOUT(bounce, reused_pages_show_nothing_stale, 300)
+{
+	struct bdev *b = &self->b;
+	/* Off chunk and page boundaries; the read spans three chunks. */
+	const size_t end = FILE_SIZE - 512 * 1024 + 1536;
+	const size_t from = FILE_SIZE - 768 * 1024, len = FILE_SIZE - from;
+	uint8_t *in = b->buf + FILE_SIZE;
+	struct loop_info64 info;
+	char dev[64];
+	int round, dfd;
+	size_t i;
+
+	ASSERT_EQ(0, configure(b->fd, b->bfd, true, 512, LO_FLAGS_DIRECT_IO));
+	ASSERT_EQ(0, loop_get_status64(b->fd, &info));
+	ASSERT_TRUE(info.lo_flags & LO_FLAGS_DIRECT_IO);
+	loop_dev_path(dev, sizeof(dev), b->nr);
+	dfd = open(dev, O_RDWR | O_DIRECT | O_CLOEXEC);
+	ASSERT_LE(0, dfd);
+	pattern_fill(b->buf, FILE_SIZE, DATA_SEED, 0);
+	ASSERT_EQ(FILE_SIZE, pwrite_full(dfd, b->buf, FILE_SIZE, 0));
+	ASSERT_EQ(0, ftruncate(b->bfd, end));
+
+	for (round = 0; round < 3; round++) {
+		ASSERT_EQ(MIB, pwrite_full(dfd, b->buf, MIB, 0));
+		memset(in, 0, len);
+		ASSERT_EQ((ssize_t)len, pread_full(dfd, in, len, from));
+		for (i = 0; i < len; i++) {
+			size_t d = from + i;
+			uint8_t want = d < end ? pattern_byte(DATA_SEED, d) :
+				raw_byte(0, d);
+
+			ASSERT_EQ(want, in[i])
+				TH_LOG("round %d: device byte %zu (file end %zu)",
+				       round, d, end);
+		}
+	}
 	close(dfd);
 }
 
