@@ -16,13 +16,12 @@
 #include "loop.h"
 
 /*
- * The word loops below take one line of eight pad words at a time, held
+ * The word loop below takes one line of eight pad words at a time, held
  * in registers, through every sector of the range.  A word then costs one
- * load and one store (in place: one read-modify-write instruction), not
- * also a load of the pad.  Under emulation (QEMU's TCG), where each memory
- * access is a call into the soft MMU, that makes the pass 1.8-1.9x as fast
- * as a word loop over pad and data together; on hardware the pad sits in
- * L1 either way.
+ * load and one store, not also a load of the pad.  Under emulation
+ * (QEMU's TCG), where each memory access is a call into the soft MMU,
+ * that makes the pass about 1.8x as fast as a word loop over pad and data
+ * together; on hardware the pad sits in L1 either way.
  */
 struct xor_line {
 	unsigned long	w[8];
@@ -61,32 +60,12 @@ static void xor_release(struct loop_transfer_state *st)
 	st->priv = NULL;
 }
 
-/* @buf ^= @pad over @sectors whole sectors: a read decoded in place. */
-static void xor_in_place(unsigned long *buf, const struct xor_pad *pad,
-			 unsigned int sectors)
-{
-	unsigned int l, s;
-
-	for (l = 0; l < XOR_PAD_LINES; l++) {
-		const struct xor_line p = pad->line[l];
-		unsigned long *o = buf + l * ARRAY_SIZE(p.w);
-
-		for (s = 0; s < sectors; s++, o += XOR_PAD_WORDS) {
-			o[0] ^= p.w[0];
-			o[1] ^= p.w[1];
-			o[2] ^= p.w[2];
-			o[3] ^= p.w[3];
-			o[4] ^= p.w[4];
-			o[5] ^= p.w[5];
-			o[6] ^= p.w[6];
-			o[7] ^= p.w[7];
-		}
-	}
-}
-
-/* @out = @in ^ @pad over @sectors whole sectors. */
-static void xor_copy(unsigned long *out, const unsigned long *in,
-		     const struct xor_pad *pad, unsigned int sectors)
+/*
+ * @out = @in ^ @pad over @sectors whole sectors.  @out may be @in (a read
+ * decoded in place): each word is read before it is written.
+ */
+static void xor_words(unsigned long *out, const unsigned long *in,
+		      const struct xor_pad *pad, unsigned int sectors)
 {
 	unsigned int l, s;
 
@@ -117,13 +96,8 @@ static void xor_sectors(u8 *out, const u8 *in, const struct xor_pad *pad,
 
 	if (IS_ALIGNED((unsigned long)out | (unsigned long)in,
 		       sizeof(unsigned long))) {
-		if (out == in)
-			xor_in_place((unsigned long *)out, pad,
-				     size / SECTOR_SIZE);
-		else
-			xor_copy((unsigned long *)out,
-				 (const unsigned long *)in, pad,
-				 size / SECTOR_SIZE);
+		xor_words((unsigned long *)out, (const unsigned long *)in,
+			  pad, size / SECTOR_SIZE);
 		return;
 	}
 	/* Buffers off word alignment: the same, a byte at a time. */
@@ -157,7 +131,7 @@ struct loop_func_table loop_xor_transfer = {
 	.init		= xor_init,
 	.release	= xor_release,
 	.transfer	= xor_transfer,
-	/* xor_sectors() reads each word before it writes it. */
+	/* xor_words() reads each word before it writes it. */
 	.flags		= LOOP_TRANSFER_READ_IN_PLACE,
 	.owner		= THIS_MODULE,
 };
