@@ -81,6 +81,9 @@ struct loop_transfer_state {
  *		pages and transform them there, with no bounce memory, in
  *		a worker or in the context that submitted the request (a
  *		task that may sleep, with memalloc_noio in force too).
+ *		LOOP_TRANSFER_CHEAP: ->transfer costs about what a copy of
+ *		the data does.  The driver then serves the device as one
+ *		without a transfer, not with workers on two CPUs at once.
  * @owner:	THIS_MODULE; held while any device uses the transfer.
  *
  * ->init, ->release and ->ioctl may sleep; ->transfer runs in a worker
@@ -106,6 +109,7 @@ struct loop_func_table {
 };
 
 #define LOOP_TRANSFER_READ_IN_PLACE	BIT(0)
+#define LOOP_TRANSFER_CHEAP		BIT(1)
 
 /*
  * Put MODULE_ALIAS_LOOP_TRANSFER(number) in a transfer's module, and the

@@ -832,16 +832,18 @@ static bool loop_queue_busy(struct loop_hw_queue *hq)
  * Does @lo's work gain from two CPUs at once?  A cipher's does: moving
  * data through it is CPU work (most of a request's time), which a second
  * worker on another CPU shares.  Plain I/O is mostly waiting, which one
- * worker overlaps by itself, and XOR costs about what a copy of the data
- * does: measured (make bench, 64k QD4 through XOR), a worker on the
- * submitter's CPU as well cost reads a third to a half of their speed,
- * preempting the submitter it was to help, and gained writes a fifth.
+ * worker overlaps by itself, and so is a transfer that costs about what a
+ * copy of the data does (LOOP_TRANSFER_CHEAP, as XOR): measured (make
+ * bench, 64k QD4 through XOR), a worker on the submitter's CPU as well
+ * cost reads a third to a half of their speed, preempting the submitter
+ * it was to help, and gained writes a fifth.
  * (The transfer changes only with the queue frozen: not while a request
  * is queued to a worker.)
  */
 static bool loop_work_parallel(struct loop_device *lo)
 {
-	return lo->xfer.funcs && lo->xfer.funcs != &loop_xor_transfer;
+	return lo->xfer.funcs &&
+	       !(lo->xfer.funcs->flags & LOOP_TRANSFER_CHEAP);
 }
 
 /* Execute one request in its worker; I/O may be left to complete later. */

@@ -132,6 +132,6 @@ struct loop_func_table loop_xor_transfer = {
 	.release	= xor_release,
 	.transfer	= xor_transfer,
 	/* xor_words() reads each word before it writes it. */
-	.flags		= LOOP_TRANSFER_READ_IN_PLACE,
+	.flags		= LOOP_TRANSFER_READ_IN_PLACE | LOOP_TRANSFER_CHEAP,
 	.owner		= THIS_MODULE,
 };
